@@ -1,0 +1,38 @@
+# Two commands matter: `make demo` and `make test`. Everything else supports them.
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+DATE   ?=
+
+.PHONY: install demo test lint sandbox bench lock clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt constraints.txt
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required (see README)"'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
+	@touch $@
+
+test: install
+	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check .
+
+sandbox: install
+	$(BIN)/python -m sandbox serve
+
+bench: install
+	$(BIN)/python bench/sandbox_bench.py
+
+# Re-resolve the full dependency set and rewrite the lock (needs network; takes minutes).
+lock:
+	rm -rf /tmp/lock-venv && $(PYTHON) -m venv /tmp/lock-venv
+	/tmp/lock-venv/bin/pip install --quiet -r requirements-dev.txt
+	{ echo "# Full lock of the dependency set (pip freeze of requirements-dev.txt on Python 3.11)."; \
+	  echo "# Regenerate with: make lock"; \
+	  /tmp/lock-venv/bin/pip freeze | grep -v -i -E '^(pip|setuptools|wheel)=='; } > constraints.txt
+
+clean:
+	rm -rf $(VENV) .sandbox .airflow .pytest_cache .ruff_cache

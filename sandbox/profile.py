@@ -1,0 +1,85 @@
+"""The sandbox's stand-in deployment: the values a real account would hold in Airflow Variables and
+connections, pointed at the local endpoint. ``python -m sandbox env`` prints them; ``seed`` creates
+the resources they name.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from pathlib import Path
+
+from sandbox.protocol import DEFAULT_ACCOUNT_ID
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+REGION = "us-east-1"
+BUCKET = "demand-forecast-sandbox"
+PREFIX = "ml"
+ROLE_NAME = "demand-forecast-sagemaker"
+ROLE_ARN = f"arn:aws:iam::{DEFAULT_ACCOUNT_ID}:role/{ROLE_NAME}"
+ATHENA_WORKGROUP = "demand_forecast"
+ATHENA_RESULTS = f"s3://{BUCKET}/athena-results/"
+RAW_DATABASE = "retail"
+FORECAST_DATABASE = "demand_forecast"
+MODEL_PACKAGE_GROUP = "demand-forecast"
+SLACK_CHANNEL = "#demand-forecast-oncall"
+# Not a secret: the sandbox accepts any token of Slack's shape.
+SLACK_TOKEN = "xoxb-sandbox-0000"
+SLACK_WEBHOOK_PATH = "T0SANDBOX/B0SANDBOX/sandbox0webhook"
+
+
+def pipeline_environment() -> dict:
+    """The `demand_forecast_env` Airflow Variable for the sandbox (see batchml.config.EnvironmentConfig)."""
+    return {
+        "region": REGION,
+        "bucket": BUCKET,
+        "prefix": PREFIX,
+        "sagemaker_role_arn": ROLE_ARN,
+        "athena_workgroup": ATHENA_WORKGROUP,
+        "athena_output_location": ATHENA_RESULTS,
+        "raw_database": RAW_DATABASE,
+        "forecast_database": FORECAST_DATABASE,
+        "model_package_group": MODEL_PACKAGE_GROUP,
+        "slack_channel": SLACK_CHANNEL,
+        "oncall_handle": "@ml-oncall",
+        # Short polls: sandbox jobs take seconds, not minutes.
+        "poll_interval_seconds": 1,
+    }
+
+
+def environment(endpoint: str) -> dict[str, str]:
+    """Every variable a shell or Airflow needs to run this repo's DAGs against the sandbox."""
+    airflow_home = REPO_ROOT / ".airflow"
+    aws_conn = {"conn_type": "aws", "extra": {"endpoint_url": endpoint, "region_name": REGION}}
+    slack_conn = {
+        "conn_type": "slack",
+        "password": SLACK_TOKEN,
+        "extra": {"base_url": f"{endpoint}/_sandbox/slack/api/"},
+    }
+    webhook_conn = {
+        "conn_type": "slackwebhook",
+        "host": f"{endpoint}/_sandbox/slack/services",
+        "password": SLACK_WEBHOOK_PATH,
+    }
+    return {
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_ACCESS_KEY_ID": "sandbox",
+        "AWS_SECRET_ACCESS_KEY": "sandbox",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
+        "AIRFLOW_HOME": str(airflow_home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO_ROOT / "plugins"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__MIN_SERIALIZED_DAG_UPDATE_INTERVAL": "0",
+        "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+        "AIRFLOW__API__BASE_URL": "http://localhost:8080",
+        "AIRFLOW_CONN_AWS_DEFAULT": json.dumps(aws_conn),
+        "AIRFLOW_CONN_SLACK_ONCALL": json.dumps(slack_conn),
+        "AIRFLOW_CONN_SLACK_ONCALL_WEBHOOK": json.dumps(webhook_conn),
+        "AIRFLOW_VAR_DEMAND_FORECAST_ENV": json.dumps(pipeline_environment()),
+    }
+
+
+def shell_exports(env: dict[str, str]) -> str:
+    return "\n".join(f"export {k}={shlex.quote(v)}" for k, v in env.items())

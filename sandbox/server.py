@@ -1,0 +1,249 @@
+"""One local endpoint for S3, Glue, CloudWatch Logs, STS and IAM (moto), SageMaker and Athena (executed
+here), Slack, and a small control API under ``/_sandbox/``.
+
+Routing, in order:
+
+1. ``/_sandbox/...``: the control API and the Slack stand-in. S3 bucket names cannot start with
+   ``_``, so this prefix never shadows a path-style S3 request.
+2. Fault injection: a registered fault for the request's service and operation answers instead.
+3. ``X-Amz-Target: SageMaker.*`` / ``AmazonAthena.*`` for operations the sandbox implements.
+4. Everything else: moto's own server application.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import time
+import traceback
+from typing import Any
+
+from sandbox.context import SandboxContext, Service
+from sandbox.faults import FaultSpecError
+from sandbox.protocol import AwsError, error_response, identify, json_response
+from sandbox.slack import SlackService
+
+log = logging.getLogger("sandbox")
+
+Response = tuple[int, list[tuple[str, str]], bytes]
+_REASONS = {200: "OK", 201: "Created", 204: "No Content", 400: "Bad Request", 404: "Not Found",
+            409: "Conflict", 429: "Too Many Requests", 500: "Internal Server Error", 503: "Service Unavailable"}
+
+
+def _control_json(payload: Any, status: int = 200) -> Response:
+    body = json.dumps(payload, default=str, indent=1).encode()
+    return status, [("Content-Type", "application/json")], body
+
+
+class SandboxApp:
+    """The WSGI application behind ``python -m sandbox serve``."""
+
+    def __init__(self, ctx: SandboxContext, services: list[Service] | None = None):
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+        self.ctx = ctx
+        self.moto = DomainDispatcherApplication(create_backend_app)
+        self.services: dict[str, Service] = {s.name: s for s in (services or [])}
+        self.slack = SlackService(ctx.state_dir, ctx.faults)
+        self.started_at = time.time()
+
+    # -- WSGI ------------------------------------------------------------------------------------------
+    def __call__(self, environ: dict[str, Any], start_response):
+        try:
+            path = environ.get("PATH_INFO", "")
+            if path.startswith("/_sandbox/"):
+                return self._respond(start_response, self._control(path[len("/_sandbox/"):], environ))
+            auth = environ.get("HTTP_AUTHORIZATION", "")
+            body = b""
+            # S3 bodies can be large and streamed: only buffer bodies of non-S3 calls.
+            if "/s3/aws4_request" not in auth:
+                body = _read_body(environ)
+                environ["wsgi.input"] = io.BytesIO(body)
+                environ["CONTENT_LENGTH"] = str(len(body))
+            info = identify(environ, body, self.ctx.default_region)
+            fault = self.ctx.faults.take_call_fault(info.service, info.operation)
+            if fault is not None:
+                log.info("fault injected: %s.%s -> %s", info.service, info.operation, fault.error)
+                return self._respond(start_response, error_response(info.service, fault.to_error()))
+            service = self.services.get(info.service or "")
+            if service is not None and info.operation in service.operations:
+                return self._respond(start_response, self._call(service, info))
+            return self.moto(environ, start_response)
+        except Exception:  # a bug here must not take the server down; report it like AWS would
+            log.error("unhandled error:\n%s", traceback.format_exc())
+            return self._respond(
+                start_response, error_response(None, AwsError("InternalFailure", "sandbox internal error", 500))
+            )
+
+    @staticmethod
+    def _respond(start_response, response: Response):
+        status, headers, body = response
+        if not any(k.lower() == "content-length" for k, _ in headers):
+            headers = [*headers, ("Content-Length", str(len(body)))]
+        start_response(f"{status} {_REASONS.get(status, 'Status')}", headers)
+        return [body]
+
+    def _call(self, service: Service, info) -> Response:
+        try:
+            params = json.loads(info.body or b"{}")
+        except json.JSONDecodeError:
+            return error_response(service.name, AwsError("SerializationException", "request body is not JSON"))
+        try:
+            result = service.handle(info.operation, params, info)
+        except AwsError as e:
+            if self.ctx.validate_responses:
+                from sandbox.shapes import validate_error
+
+                self.ctx.record_violations(validate_error(service.name, info.operation, e.code))
+            return error_response(service.name, e)
+        if self.ctx.validate_responses:
+            from sandbox.shapes import validate_output
+
+            wire = json.loads(json.dumps(result, default=str))
+            self.ctx.record_violations(validate_output(service.name, info.operation, wire))
+        return json_response(result)
+
+    # -- control API and Slack ---------------------------------------------------------------------------
+    def _control(self, route: str, environ: dict[str, Any]) -> Response:
+        method = environ.get("REQUEST_METHOD", "GET")
+        if route.startswith("slack/api/"):
+            return self.slack.handle_api(route[len("slack/api/"):], environ, _read_body(environ))
+        if route.startswith("slack/services/"):
+            return self.slack.handle_webhook(route[len("slack/services/"):], _read_body(environ))
+        if route == "slack/messages":
+            if method == "DELETE":
+                self.slack.reset()
+                return _control_json({"deleted": True})
+            return _control_json(self.slack.messages())
+        if route == "health":
+            return _control_json({"ok": True, "uptime_s": round(time.time() - self.started_at, 3)})
+        if route == "status":
+            return _control_json(self.status())
+        if route == "stats":
+            return _control_json({"shape_violations": list(self.ctx.shape_violations)})
+        if route == "reset" and method == "POST":
+            self.reset()
+            return _control_json({"reset": True})
+        if route == "faults" or route.startswith("faults/"):
+            return self._faults(method, route, environ)
+        return _control_json({"error": f"no such control route: /_sandbox/{route}"}, 404)
+
+    def _faults(self, method: str, route: str, environ: dict[str, Any]) -> Response:
+        if method == "GET":
+            return _control_json(self.ctx.faults.list())
+        if method == "DELETE":
+            fault_id = route.partition("/")[2]
+            removed = self.ctx.faults.remove(int(fault_id) if fault_id else None)
+            return _control_json({"removed": removed})
+        if method == "POST":
+            try:
+                spec = json.loads(_read_body(environ) or b"{}")
+                return _control_json(self.ctx.faults.add(spec), 201)
+            except (json.JSONDecodeError, FaultSpecError, TypeError) as e:
+                return _control_json({"error": str(e)}, 400)
+        return _control_json({"error": f"method {method} not allowed"}, 400)
+
+    def status(self) -> dict[str, Any]:
+        from sandbox.inventory import inventory
+
+        return {
+            "endpoint": self.ctx.endpoint_url,
+            "pid": os.getpid(),
+            "uptime_s": round(time.time() - self.started_at, 1),
+            "state_dir": str(self.ctx.state_dir),
+            **inventory(self.ctx),
+            **{name: svc.status() for name, svc in self.services.items()},
+            "slack": {"messages": len(self.slack.messages())},
+            "faults": self.ctx.faults.list(),
+        }
+
+    def reset(self) -> None:
+        from moto.moto_api import _internal
+
+        for svc in self.services.values():
+            svc.reset()
+        _internal.moto_api_backend.reset()
+        self.ctx.faults.remove()
+        self.slack.reset()
+        self.ctx.shape_violations.clear()
+
+    def shutdown(self) -> None:
+        for svc in self.services.values():
+            svc.shutdown()
+
+
+def _read_body(environ: dict[str, Any]) -> bytes:
+    stream = environ.get("wsgi.input")
+    if stream is None:
+        return b""
+    length = environ.get("CONTENT_LENGTH")
+    if length:
+        return stream.read(int(length))
+    if environ.get("wsgi.input_terminated"):
+        return stream.read()
+    return b""
+
+
+def build_app(ctx: SandboxContext) -> SandboxApp:
+    """The app with every service the sandbox implements."""
+    services: list[Service] = []
+    from sandbox.athena.service import AthenaService
+    from sandbox.sagemaker.service import SageMakerService
+
+    services.append(SageMakerService(ctx))
+    services.append(AthenaService(ctx))
+    return SandboxApp(ctx, services)
+
+
+def serve(host: str, port: int, state_dir: str, *, validate_responses: bool = False,
+          max_concurrent_jobs: int = 4, verbose: bool = False, ready_file: str | None = None) -> None:
+    """Run the sandbox in the foreground until SIGINT/SIGTERM."""
+    import signal
+
+    from werkzeug.serving import make_server
+
+    from moto.moto_server.werkzeug_app import MotoRequestHandler
+
+    class Handler(MotoRequestHandler):
+        def log_request(self, code: Any = "-", size: Any = "-") -> None:
+            if verbose:
+                super().log_request(code, size)
+
+    os.environ.setdefault("MOTO_PORT", str(port))
+    ctx = SandboxContext(
+        state_dir=state_dir,
+        endpoint_url=f"http://{host}:{port}",
+        validate_responses=validate_responses,
+        max_concurrent_jobs=max_concurrent_jobs,
+    )
+    app = build_app(ctx)
+    server = make_server(host, port, app, threaded=True, request_handler=Handler)
+    actual_port = server.server_address[1]
+    if actual_port != port:
+        ctx.endpoint_url = f"http://{host}:{actual_port}"
+    info = {"pid": os.getpid(), "host": host, "port": actual_port, "endpoint": ctx.endpoint_url,
+            "started_at": time.time()}
+    server_file = ctx.state_dir / "server.json"
+    server_file.write_text(json.dumps(info))
+    if ready_file:
+        with open(ready_file, "w") as f:
+            f.write(json.dumps(info))
+
+    def _stop(signum, frame):  # raise in the main thread so serve_forever unwinds
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _stop)
+    print(f"sandbox listening on {ctx.endpoint_url} (state in {ctx.state_dir}); Ctrl-C stops it", flush=True)
+    try:
+        server.serve_forever(poll_interval=0.2)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        print("sandbox stopping: stopping jobs...", flush=True)
+        app.shutdown()
+        server.server_close()
+        if server_file.exists() and json.loads(server_file.read_text()).get("pid") == os.getpid():
+            server_file.unlink()
+        print("sandbox stopped", flush=True)
