@@ -1,0 +1,111 @@
+"""
+### demand_forecast
+
+Daily demand forecast per store and item: Athena extract, data-quality gate, SageMaker preprocess,
+train and evaluate, a model gate, registration, Batch Transform, and a Glue partition that dashboards
+query as `demand_forecast.predictions`.
+
+**Which day a run processes.** A run processes exactly one partition, the day **D** of its logical
+date (UTC), and only once D is over. The timetable is `CronDataIntervalTimetable("0 0 * * *", UTC)`:
+
+| how the run starts | logical date | D |
+| --- | --- | --- |
+| scheduled, at 2026-11-21 00:00 UTC | 2026-11-20 00:00 | 2026-11-20 |
+| manual: `airflow dags test demand_forecast 2026-11-20`, or the UI with logical date 2026-11-20 | 2026-11-20 | 2026-11-20 |
+| backfill `--from-date 2026-11-01 --to-date 2026-11-03` | 11-01, 11-02, 11-03 00:00 | each of those days |
+
+A manual run for today (the UI's default logical date) stops at `prepare_run`: today is not complete.
+
+**Where things go.** `s3://<bucket>/<prefix>/demand_forecast/{extract,features,models,evaluation,predictions}/dt=D/`,
+SageMaker jobs `demand-forecast-<step>-<yyyymmdd>-<n>`, model versions described `partition=D`.
+Configuration: `include/config/demand_forecast.yaml` (what) and the `demand_forecast_env` Variable (where).
+"""
+
+from __future__ import annotations
+
+from airflow.providers.amazon.aws.sensors.glue_catalog_partition import GlueCatalogPartitionSensor
+from airflow.sdk import DAG, Asset, CronDataIntervalTimetable, Param
+
+from batchml.config import INCLUDE_DIR, PipelineSettings
+from batchml.dags import apply_timeouts, aws_args, default_args, job_args, plan
+from batchml.demand_forecast import requests
+from batchml.demand_forecast.tasks import check_data_quality, gate, keep_champion, prepare_run
+from batchml.operators.athena import AthenaUnloadOperator
+from batchml.operators.glue import GlueCatalogUpsertPartitionOperator
+from batchml.operators.sagemaker import (
+    SageMakerProcessingJobOperator,
+    SageMakerRegisterModelPackageOperator,
+    SageMakerTrainingJobOperator,
+    SageMakerTransformJobOperator,
+)
+
+settings = PipelineSettings.load("demand_forecast")
+PREDICTIONS = Asset(name="demand_forecast.predictions")
+sagemaker, athena = job_args(settings, sagemaker=True), job_args(settings)
+job_prefix = "demand-forecast-{}-{{{{ ds_nodash }}}}".format
+
+with DAG(
+    dag_id="demand_forecast",
+    schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
+    start_date=settings.start_date,
+    catchup=False,
+    max_active_runs=settings["max_active_runs"],
+    default_args=default_args(settings),
+    params={
+        "history_days": Param(settings["data"]["history_days"], type="integer", minimum=120, maximum=1095,
+                              description="Days of sales history to extract, ending at the partition day."),
+        "note": Param("", type="string", maxLength=200, description="Why this run was started."),
+    },
+    template_searchpath=[str(INCLUDE_DIR / "sql")],
+    doc_md=__doc__,
+    tags=settings["tags"],
+) as dag:
+    run = prepare_run()
+    sales_ready = GlueCatalogPartitionSensor(
+        task_id="wait_for_sales", database_name=plan("env", "raw_database"), table_name="sales",
+        expression="dt='{{ ds }}'", deferrable=True, poke_interval=settings["data"]["sales_poke_seconds"],
+        timeout=settings["data"]["sales_arrival_timeout_hours"] * 3600, **aws_args())
+    history = AthenaUnloadOperator(
+        task_id="extract_training", sql="demand_forecast/extract_training.sql",
+        parameters={"history_start": plan("windows", "history_start"), "partition_date": "{{ ds }}"},
+        database=plan("env", "raw_database"), workgroup=plan("env", "athena_workgroup"),
+        output_prefix=plan("paths", "extract_training"), **athena)
+    scoring = AthenaUnloadOperator(
+        task_id="extract_scoring", sql="demand_forecast/extract_scoring.sql",
+        parameters={"active_start": plan("windows", "active_start"), "partition_date": "{{ ds }}",
+                    "first_day": plan("windows", "first_forecast_day"),
+                    "last_day": plan("windows", "last_forecast_day")},
+        database=plan("env", "raw_database"), workgroup=plan("env", "athena_workgroup"),
+        output_prefix=plan("paths", "extract_scoring"), **athena)
+    quality = check_data_quality(run, history.output, scoring.output)
+    features = SageMakerProcessingJobOperator(
+        task_id="preprocess", job_name_prefix=job_prefix("preprocess"), request=requests.preprocessing,
+        request_kwargs={"run": run}, **sagemaker)
+    model = SageMakerTrainingJobOperator(
+        task_id="train", job_name_prefix=job_prefix("train"), request=requests.training,
+        request_kwargs={"run": run, "features": features.output}, **sagemaker)
+    evaluation = SageMakerProcessingJobOperator(
+        task_id="evaluate", job_name_prefix=job_prefix("evaluate"), request=requests.evaluation,
+        request_kwargs={"run": run, "features": features.output, "model": model.output}, **sagemaker)
+    decision = gate(run, evaluation.output)
+    registered = SageMakerRegisterModelPackageOperator(
+        task_id="register_model", package_group_name=plan("env", "model_package_group"), partition_key="{{ ds }}",
+        request=requests.model_package,
+        request_kwargs={"run": run, "model": model.output, "evaluation": evaluation.output,
+                        "decision": decision["decision"]}, **aws_args())
+    kept = keep_champion(run, decision["decision"])
+    predictions = SageMakerTransformJobOperator(
+        task_id="batch_predict", job_name_prefix=job_prefix("predict"), request=requests.batch_prediction,
+        request_kwargs={"run": run, "features": features.output, "registered": registered.output,
+                        "kept_champion": kept}, trigger_rule="none_failed_min_one_success", **sagemaker)
+    published = GlueCatalogUpsertPartitionOperator(
+        task_id="publish_predictions", database_name=plan("env", "forecast_database"), table_name="predictions",
+        partition_values=["{{ ds }}"], location="{{ ti.xcom_pull(task_ids='batch_predict')['output_path'] }}",
+        outlets=[PREDICTIONS], **aws_args())
+
+    run >> sales_ready >> [history, scoring] >> quality >> features
+    decision >> [registered, kept] >> predictions >> published
+    apply_timeouts(dag, settings)
+
+if __name__ == "__main__":
+    dag.test()

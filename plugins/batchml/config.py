@@ -1,0 +1,254 @@
+"""Pipeline configuration, in two layers.
+
+- **Pipeline settings** (``include/config/<pipeline>.yaml``): what the pipeline does, identical in every
+  account. Read and validated when the DAG file is parsed, so a mistake is a DAG import error naming
+  the field. Reading a file is the only thing this does at parse time: no network, no database.
+- **Environment** (Airflow Variable ``<pipeline>_env``, JSON): where it runs — bucket, role ARN,
+  Athena workgroup, Slack channel. Read and validated at run time by the first task, because
+  Variables live in the metadata database or a secrets backend.
+
+Both are validated with JSON Schema (jsonschema is already loaded by Airflow), reporting every problem
+at once rather than the first.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+INCLUDE_DIR = Path(__file__).resolve().parents[2] / "include"
+
+_IDENT = "^[a-z_][a-z0-9_]{0,127}$"
+_SETTINGS_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["pipeline", "owner", "tags", "start_date", "data", "quality", "model", "gate", "retries",
+                 "timeouts_minutes", "sagemaker_pool", "alerts"],
+    "properties": {
+        "pipeline": {"type": "string", "pattern": _IDENT},
+        "owner": {"type": "string", "minLength": 1},
+        "tags": {"type": "array", "items": {"type": "string"}, "minItems": 1},
+        "start_date": {"type": "string", "format": "date", "pattern": r"^\d{4}-\d{2}-\d{2}$"},
+        "max_active_runs": {"type": "integer", "minimum": 1, "maximum": 64},
+        "data": {
+            "type": "object", "additionalProperties": False,
+            "required": ["history_days", "active_lookback_days", "sales_arrival_timeout_hours",
+                         "sales_poke_seconds"],
+            "properties": {
+                "history_days": {"type": "integer", "minimum": 60, "maximum": 1825},
+                "active_lookback_days": {"type": "integer", "minimum": 1, "maximum": 365},
+                "sales_arrival_timeout_hours": {"type": "number", "exclusiveMinimum": 0, "maximum": 48},
+                "sales_poke_seconds": {"type": "number", "minimum": 1, "maximum": 3600},
+            },
+        },
+        "quality": {
+            "type": "object", "additionalProperties": False,
+            "required": ["min_rows", "required_columns", "max_null_fraction", "min_day_coverage", "min_series"],
+            "properties": {
+                "min_rows": {"type": "integer", "minimum": 1},
+                "required_columns": {"type": "array", "items": {"type": "string"}, "minItems": 1},
+                "max_null_fraction": {"type": "object",
+                                      "additionalProperties": {"type": "number", "minimum": 0, "maximum": 1}},
+                "min_day_coverage": {"type": "number", "minimum": 0, "maximum": 1},
+                "min_series": {"type": "integer", "minimum": 1},
+            },
+        },
+        "model": {
+            "type": "object", "additionalProperties": False,
+            "required": ["horizon_days", "training_origins_days", "framework", "framework_version",
+                         "processing_instance_type", "training_instance_type", "transform_instance_type",
+                         "max_runtime_minutes", "hyperparameters"],
+            "properties": {
+                "horizon_days": {"type": "integer", "minimum": 1, "maximum": 7},
+                "training_origins_days": {"type": "integer", "minimum": 7, "maximum": 730},
+                "framework": {"const": "sklearn"},
+                "framework_version": {"type": "string", "pattern": r"^\d+\.\d+-\d+$"},
+                "processing_instance_type": {"type": "string", "pattern": r"^ml\.[a-z0-9]+\.[a-z0-9]+$"},
+                "training_instance_type": {"type": "string", "pattern": r"^ml\.[a-z0-9]+\.[a-z0-9]+$"},
+                "transform_instance_type": {"type": "string", "pattern": r"^ml\.[a-z0-9]+\.[a-z0-9]+$"},
+                "max_runtime_minutes": {"type": "integer", "minimum": 1, "maximum": 1440},
+                "hyperparameters": {"type": "object",
+                                    "additionalProperties": {"type": ["number", "string", "boolean"]}},
+            },
+        },
+        "gate": {
+            "type": "object", "additionalProperties": False,
+            "required": ["max_wape", "min_improvement_over_baseline", "champion_tolerance"],
+            "properties": {
+                "max_wape": {"type": "number", "exclusiveMinimum": 0},
+                "min_improvement_over_baseline": {"type": "number", "minimum": 0, "maximum": 1},
+                "champion_tolerance": {"type": "number", "minimum": 0, "maximum": 1},
+            },
+        },
+        "retries": {
+            "type": "object", "additionalProperties": False,
+            "required": ["count", "delay_seconds", "backoff", "max_delay_seconds"],
+            "properties": {
+                "count": {"type": "integer", "minimum": 1, "maximum": 10},
+                "delay_seconds": {"type": "number", "exclusiveMinimum": 0},
+                "backoff": {"type": "number", "minimum": 1},
+                "max_delay_seconds": {"type": "number", "exclusiveMinimum": 0},
+            },
+        },
+        "timeouts_minutes": {"type": "object", "required": ["default"],
+                             "additionalProperties": {"type": "number", "exclusiveMinimum": 0}},
+        "sagemaker_pool": {"type": "string", "pattern": "^[A-Za-z0-9_.-]+$"},
+        "alerts": {
+            "type": "object", "additionalProperties": False,
+            "required": ["slack_conn_id", "publish_deadline_hours"],
+            "properties": {
+                "slack_conn_id": {"type": "string", "pattern": "^[A-Za-z0-9_.-]+$"},
+                "publish_deadline_hours": {"type": "number", "exclusiveMinimum": 0, "maximum": 72},
+            },
+        },
+    },
+}
+
+ENVIRONMENT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["region", "bucket", "sagemaker_role_arn", "athena_workgroup", "raw_database",
+                 "forecast_database", "model_package_group", "slack_channel"],
+    "properties": {
+        "region": {"type": "string", "pattern": r"^[a-z]{2}(-gov)?-[a-z]+-\d$"},
+        "bucket": {"type": "string", "pattern": r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"},
+        "prefix": {"type": "string", "pattern": r"^([A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*)?$"},
+        "sagemaker_role_arn": {"type": "string", "pattern": r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$"},
+        "athena_workgroup": {"type": "string", "pattern": r"^[A-Za-z0-9._-]{1,128}$"},
+        "athena_output_location": {"type": "string", "pattern": r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/[\w./=-]*$"},
+        "raw_database": {"type": "string", "pattern": _IDENT},
+        "forecast_database": {"type": "string", "pattern": _IDENT},
+        "model_package_group": {"type": "string", "pattern": r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$"},
+        "slack_channel": {"type": "string", "pattern": r"^(#[a-z0-9_-]{1,80}|[CG][A-Z0-9]{6,})$"},
+        "oncall_handle": {"type": "string", "maxLength": 80},
+        "aws_conn_id": {"type": "string", "pattern": "^[A-Za-z0-9_.-]+$"},
+        "poll_interval_seconds": {"type": "number", "minimum": 0.2, "maximum": 600},
+        "kms_key_id": {"type": "string", "minLength": 1},
+    },
+}
+
+
+class ConfigError(ValueError):
+    """Configuration that cannot be used; the message lists every problem, each with its path."""
+
+
+def _validate(document: Any, schema: dict[str, Any], source: str) -> None:
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
+    problems = sorted(validator.iter_errors(document), key=lambda e: list(e.absolute_path))
+    if problems:
+        lines = [f"- {'.'.join(str(p) for p in e.absolute_path) or '(top level)'}: {e.message}" for e in problems]
+        raise ConfigError(f"{source} is invalid:\n" + "\n".join(lines))
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    count: int
+    delay: timedelta
+    backoff: float
+    max_delay: timedelta
+
+    def task_kwargs(self) -> dict[str, Any]:
+        return {
+            "retries": self.count,
+            "retry_delay": self.delay,
+            "retry_exponential_backoff": self.backoff,
+            "max_retry_delay": self.max_delay,
+        }
+
+
+@dataclass(frozen=True)
+class PipelineSettings:
+    raw: dict[str, Any]
+    source: str
+
+    @classmethod
+    def load(cls, pipeline: str, path: Path | None = None) -> PipelineSettings:
+        import yaml
+
+        # BATCHML_CONFIG_DIR lets a deployment (or a test) keep its settings files elsewhere.
+        config_dir = Path(os.environ.get("BATCHML_CONFIG_DIR") or INCLUDE_DIR / "config")
+        path = path or config_dir / f"{pipeline}.yaml"
+        try:
+            document = yaml.safe_load(path.read_text())
+        except (OSError, yaml.YAMLError) as e:
+            raise ConfigError(f"cannot read pipeline settings {path}: {e}") from None
+        _validate(document, _SETTINGS_SCHEMA, str(path))
+        if document["pipeline"] != pipeline:
+            raise ConfigError(f"{path}: pipeline is {document['pipeline']!r}, expected {pipeline!r}")
+        return cls(document, str(path))
+
+    def __getitem__(self, key: str) -> Any:
+        return self.raw[key]
+
+    @property
+    def name(self) -> str:
+        return self.raw["pipeline"]
+
+    @property
+    def start_date(self):
+        from datetime import UTC, datetime
+
+        return datetime.fromisoformat(self.raw["start_date"]).replace(tzinfo=UTC)
+
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        """Retry timing; BATCHML_RETRY_DELAY_SECONDS / BATCHML_MAX_RETRY_DELAY_SECONDS shorten it for
+        the sandbox and tests (`airflow dags test` really sleeps through retry delays)."""
+        r = self.raw["retries"]
+        delay = float(os.environ.get("BATCHML_RETRY_DELAY_SECONDS", r["delay_seconds"]))
+        max_delay = float(os.environ.get("BATCHML_MAX_RETRY_DELAY_SECONDS", r["max_delay_seconds"]))
+        return RetryPolicy(r["count"], timedelta(seconds=delay), float(r["backoff"]), timedelta(seconds=max_delay))
+
+    def timeout(self, task_id: str) -> timedelta:
+        minutes = self.raw["timeouts_minutes"]
+        return timedelta(minutes=minutes.get(task_id, minutes["default"]))
+
+
+@dataclass(frozen=True)
+class EnvironmentConfig:
+    """Where a pipeline runs. Keys are documented in ENVIRONMENT_SCHEMA and the README."""
+
+    region: str
+    bucket: str
+    sagemaker_role_arn: str
+    athena_workgroup: str
+    raw_database: str
+    forecast_database: str
+    model_package_group: str
+    slack_channel: str
+    prefix: str = ""
+    athena_output_location: str | None = None
+    oncall_handle: str = ""
+    aws_conn_id: str = "aws_default"
+    poll_interval_seconds: float = 30.0
+    kms_key_id: str | None = None
+
+    @classmethod
+    def from_json(cls, text: str | None, source: str) -> EnvironmentConfig:
+        if not text:
+            raise ConfigError(f"{source} is not set: see README, 'Configuration', for its keys")
+        try:
+            document = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise ConfigError(f"{source} is not valid JSON: {e}") from None
+        _validate(document, ENVIRONMENT_SCHEMA, source)
+        return cls(**document)
+
+    @classmethod
+    def load(cls, pipeline: str) -> EnvironmentConfig:
+        """Read the `<pipeline>_env` Variable (environment variable AIRFLOW_VAR_<PIPELINE>_ENV works too)."""
+        from airflow.sdk import Variable
+
+        name = f"{pipeline}_env"
+        return cls.from_json(Variable.get(name, default=None), f"Airflow Variable {name!r}")
+
+    def as_dict(self) -> dict[str, Any]:
+        from dataclasses import asdict
+
+        return asdict(self)

@@ -1,0 +1,118 @@
+"""The demand_forecast jobs, as requests built from the run plan (see plan.py) and upstream results.
+
+Each function is pure and is what a job operator calls with the job name it picked, so a test can
+build every request of a run from a sample plan and check it against botocore's model.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from batchml import job_requests
+
+METRIC_DEFINITIONS = [
+    {"Name": name, "Regex": rf"{name}=([0-9.eE+-]+);"}
+    for name in ("train_wape", "train_mae", "recent_wape", "fit_seconds", "training_rows")
+]
+SCORING_CONTENT_TYPE, PREDICTIONS_ACCEPT = "application/jsonlines", "text/csv"
+
+
+def _common(run: dict[str, Any]) -> dict[str, Any]:
+    return {"role_arn": run["env"]["sagemaker_role_arn"], "image_uri": run["image_uri"],
+            "kms_key_id": run["env"].get("kms_key_id")}
+
+
+def _job_prefix(run: dict[str, Any], area: str, job_name: str) -> str:
+    return f"{run['paths'][area]}{job_name}/"
+
+
+def preprocessing(run: dict[str, Any], *, job_name: str) -> dict[str, Any]:
+    out = _job_prefix(run, "features", job_name)
+    return job_requests.processing_job(
+        job_name=job_name, **_common(run),
+        instance_type=run["model"]["processing_instance_type"],
+        code_uri=run["code"]["files"], script="preprocess.py",
+        inputs={"training": run["paths"]["extract_training"], "scoring": run["paths"]["extract_scoring"]},
+        outputs={"train": out + "train/", "holdout": out + "holdout/", "scoring": out + "scoring/"},
+        arguments=["--partition-date", run["partition_date"],
+                   "--horizon-days", str(run["model"]["horizon_days"]),
+                   "--training-origins-days", str(run["model"]["training_origins_days"])],
+        max_runtime_seconds=run["model"]["max_runtime_seconds"],
+    )
+
+
+def training(run: dict[str, Any], *, job_name: str, features: dict[str, Any]) -> dict[str, Any]:
+    return job_requests.training_job(
+        job_name=job_name, **_common(run),
+        instance_type=run["model"]["training_instance_type"],
+        sourcedir_uri=run["code"]["sourcedir"], entry_point="train.py", region=run["region"],
+        channels={"train": features["outputs"]["train"]},
+        output_path=run["paths"]["models"],
+        hyperparameters=run["model"]["hyperparameters"],
+        metric_definitions=METRIC_DEFINITIONS,
+        max_runtime_seconds=run["model"]["max_runtime_seconds"],
+    )
+
+
+def evaluation(run: dict[str, Any], *, job_name: str, features: dict[str, Any],
+               model: dict[str, Any]) -> dict[str, Any]:
+    champion = run.get("champion") or {}
+    inputs = {"holdout": features["outputs"]["holdout"], "challenger": model["model_data"]}
+    if champion.get("model_data_url"):
+        inputs["champion"] = champion["model_data_url"]
+    return job_requests.processing_job(
+        job_name=job_name, **_common(run),
+        instance_type=run["model"]["processing_instance_type"],
+        code_uri=run["code"]["files"], script="evaluate.py",
+        inputs=inputs,
+        outputs={"evaluation": _job_prefix(run, "evaluation", job_name)},
+        arguments=["--partition-date", run["partition_date"],
+                   "--champion-arn", champion.get("model_package_arn", "")],
+        max_runtime_seconds=run["model"]["max_runtime_seconds"],
+    )
+
+
+def model_package(run: dict[str, Any], *, model: dict[str, Any], evaluation: dict[str, Any],
+                  decision: dict[str, Any]) -> dict[str, Any]:
+    metrics = decision.get("metrics", {})
+    return job_requests.model_package(
+        group_name=run["env"]["model_package_group"],
+        description=f"{run['pipeline']} trained for {run['partition_date']} by {run['run_id']}",
+        image_uri=run["image_uri"],
+        model_data_url=model["model_data"],
+        program="inference.py",
+        sourcedir_uri=run["code"]["sourcedir"],
+        region=run["region"],
+        content_types=[SCORING_CONTENT_TYPE],
+        response_types=[PREDICTIONS_ACCEPT],
+        metrics_uri=evaluation["outputs"]["evaluation"] + "evaluation.json",
+        metadata={
+            "partition_date": run["partition_date"],
+            "dag_run_id": run["run_id"],
+            "run_type": run["run_type"],
+            "training_job": model["job_name"],
+            **{f"{name}_wape": f"{value:.6f}" for name, value in metrics.items() if value is not None},
+        },
+        instance_types=[run["model"]["transform_instance_type"]],
+    )
+
+
+def batch_prediction(run: dict[str, Any], *, job_name: str, features: dict[str, Any],
+                     registered: dict[str, Any] | None, kept_champion: str | None) -> dict[str, Any]:
+    """The version the gate chose: the one just registered, or the champion it kept. The SageMaker
+    model takes the job's name, so which model a job used is never in doubt."""
+    chosen = (registered or {}).get("model_package_arn") or kept_champion
+    if not chosen:
+        raise ValueError("no model package to predict with: neither a registered version nor a kept champion")
+    return {
+        "Model": job_requests.model_from_package(model_name=job_name, role_arn=run["env"]["sagemaker_role_arn"],
+                                                 model_package_arn=chosen),
+        "Transform": job_requests.transform_job(
+            job_name=job_name, model_name=job_name,
+            input_uri=features["outputs"]["scoring"], output_uri=_job_prefix(run, "predictions", job_name),
+            instance_type=run["model"]["transform_instance_type"],
+            content_type=SCORING_CONTENT_TYPE, accept=PREDICTIONS_ACCEPT,
+            max_runtime_seconds=run["model"]["max_runtime_seconds"],
+            kms_key_id=run["env"].get("kms_key_id"),
+        ),
+    }

@@ -1,0 +1,199 @@
+"""The demand_forecast steps that run in Airflow itself (the rest are AWS jobs driven by operators).
+
+Imports of pandas, boto3 clients and sagemaker-core happen inside the tasks, never at parse time.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime
+from typing import Any
+
+from airflow.sdk import get_current_context, task
+from airflow.sdk.exceptions import AirflowFailException
+
+PIPELINE = "demand_forecast"
+
+
+def _settings():
+    from batchml.config import PipelineSettings
+
+    return PipelineSettings.load(PIPELINE)
+
+
+def _aws(run: dict[str, Any]) -> dict[str, Any]:
+    return {"aws_conn_id": run["env"]["aws_conn_id"], "region_name": run["region"]}
+
+
+@task
+def prepare_run(params: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Validate the environment, pick the partition, stage the job code and find the champion."""
+    from batchml.config import ConfigError, EnvironmentConfig
+    from batchml.demand_forecast import plan
+
+    context = get_current_context()
+    settings = _settings()
+    try:
+        env = EnvironmentConfig.load(PIPELINE)
+        day = plan.partition_day(context.get("logical_date"), datetime.now(UTC))
+    except (ConfigError, plan.PlanError) as e:
+        raise AirflowFailException(str(e)) from None  # retrying cannot fix configuration
+    dag_run = context["dag_run"]
+    run_type = str(getattr(dag_run.run_type, "value", dag_run.run_type))
+    image_uri = _image_uri(settings, env)
+    code = _stage_code(settings, env)
+    champion = _champion(env, day)
+    run = plan.build(settings=settings, env=env, day=day, run_id=dag_run.run_id, run_type=run_type,
+                     params=dict(params or {}), image_uri=image_uri, code=code, champion=champion)
+    print(f"Partition {run['partition_date']} ({run_type}); champion: "
+          f"{champion['model_package_arn'] if champion else 'none'}; code {code['digest']}")
+    return run
+
+
+def _image_uri(settings, env) -> str:
+    # sagemaker-core resolves the regional framework image from bundled metadata, offline. Imported here
+    # because it takes seconds to load and must never be loaded while parsing DAGs.
+    from sagemaker.core import image_uris
+
+    model = settings["model"]
+    return image_uris.retrieve(framework=model["framework"], region=env.region, version=model["framework_version"],
+                               py_version="py3", instance_type=model["training_instance_type"])
+
+
+def _stage_code(settings, env) -> dict[str, str]:
+    """Upload the job scripts once per content digest: a run uses exactly the code it was started with."""
+    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+    from batchml.demand_forecast.plan import code_bundle
+    from batchml.naming import S3Layout
+
+    tarball, files, digest = code_bundle()
+    prefix = S3Layout(env.bucket, env.prefix, settings.name).code(digest)
+    s3 = S3Hook(aws_conn_id=env.aws_conn_id, region_name=env.region)
+    bucket, key = S3Hook.parse_s3_url(prefix)
+    if not s3.check_for_key(f"{key}sourcedir.tar.gz", bucket):
+        for name, body in files.items():
+            s3.load_bytes(body, f"{key}src/{name}", bucket, replace=True)
+        s3.load_bytes(tarball, f"{key}sourcedir.tar.gz", bucket, replace=True)
+    return {"digest": digest, "files": f"{prefix}src/", "sourcedir": f"{prefix}sourcedir.tar.gz"}
+
+
+def _champion(env, day: date) -> dict[str, Any] | None:
+    from airflow.providers.amazon.aws.hooks.sagemaker import SageMakerHook
+
+    from batchml.demand_forecast.plan import champion_of
+
+    conn = SageMakerHook(aws_conn_id=env.aws_conn_id, region_name=env.region).conn
+    packages = []
+    for page in conn.get_paginator("list_model_packages").paginate(
+            ModelPackageGroupName=env.model_package_group, ModelApprovalStatus="Approved"):
+        packages.extend(page["ModelPackageSummaryList"])
+    champion = champion_of(packages, day)
+    if champion:
+        described = conn.describe_model_package(ModelPackageName=champion["model_package_arn"])
+        champion["model_data_url"] = described["InferenceSpecification"]["Containers"][0]["ModelDataUrl"]
+    return champion
+
+
+def _read_parquet_prefix(run: dict[str, Any], uri: str):
+    import io
+
+    import pandas as pd
+    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+    s3 = S3Hook(**_aws(run))
+    bucket, prefix = S3Hook.parse_s3_url(uri)
+    keys = [k for k in s3.list_keys(bucket_name=bucket, prefix=prefix) or [] if not k.rsplit("/", 1)[-1].startswith(("_", "."))]
+    if not keys:
+        return pd.DataFrame()
+    frames = [pd.read_parquet(io.BytesIO(s3.get_key(k, bucket).get()["Body"].read())) for k in keys]
+    return pd.concat(frames, ignore_index=True)
+
+
+@task
+def check_data_quality(run: dict[str, Any], training: dict[str, Any], scoring: dict[str, Any]) -> dict[str, Any]:
+    """Fail the run at once, naming every failed check: a retry cannot fix data."""
+    from batchml import quality
+
+    q, w = run["quality"], run["windows"]
+    history = _read_parquet_prefix(run, training["output_prefix"])
+    inputs = _read_parquet_prefix(run, scoring["output_prefix"])
+    checks = quality.check_history(
+        history, first_day=date.fromisoformat(w["history_start"]), last_day=date.fromisoformat(w["partition_date"]),
+        min_rows=q["min_rows"], required_columns=q["required_columns"], max_null_fraction=q["max_null_fraction"],
+        min_day_coverage=q["min_day_coverage"], min_series=q["min_series"],
+    ) + quality.check_scoring(inputs, first_day=date.fromisoformat(w["first_forecast_day"]),
+                              horizon_days=run["model"]["horizon_days"], min_series=q["min_series"])
+    for c in checks:
+        print(f"{'PASS' if c.passed else 'FAIL'} {c.name}: {c.detail}")
+    failed = quality.failures(checks)
+    if failed:
+        raise AirflowFailException(
+            f"data quality: {len(failed)} of {len(checks)} checks failed for {run['partition_date']}: "
+            + "; ".join(f"{c.name} ({c.detail})" for c in failed))
+    return {"history_rows": len(history), "scoring_rows": len(inputs), "checks": quality.report(checks)}
+
+
+@task.branch
+def gate(run: dict[str, Any], evaluation: dict[str, Any]) -> str:
+    """Ship the challenger, keep the champion, or stop: see batchml.gate for the rules."""
+    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+    from batchml.gate import decide
+
+    uri = evaluation["outputs"]["evaluation"] + "evaluation.json"
+    bucket, key = S3Hook.parse_s3_url(uri)
+    report = json.loads(S3Hook(**_aws(run)).read_key(key, bucket))
+    _check_evaluation(report, run)
+    decision = decide(report, **run["gate"])
+    models = report["models"]
+    result = {
+        **decision.as_dict(),
+        "metrics": {name: (m or {}).get("wape") for name, m in models.items()},
+        "champion_arn": (run.get("champion") or {}).get("model_package_arn"),
+        "evaluation_uri": uri,
+    }
+    get_current_context()["ti"].xcom_push(key="decision", value=result)
+    for c in decision.checks:
+        print(f"{'PASS' if c['passed'] else 'FAIL'} {c['name']}: {c['detail']}")
+    if decision.use == "challenger":
+        return "register_model"
+    if decision.use == "champion":
+        return "keep_champion"
+    raise AirflowFailException("the new model is rejected and there is no approved champion to fall back on: "
+                               + "; ".join(decision.reasons))
+
+
+def _check_evaluation(report: dict[str, Any], run: dict[str, Any]) -> None:
+    """An evaluation that cannot be trusted must not ship anything."""
+    import math
+
+    problems = []
+    for name in ("challenger", "baseline"):
+        wape = (report.get("models", {}).get(name) or {}).get("wape")
+        if not isinstance(wape, (int, float)) or math.isnan(wape) or wape < 0:
+            problems.append(f"{name} WAPE is {wape!r}")
+    if report.get("partition_date") != run["partition_date"]:
+        problems.append(f"evaluation is for {report.get('partition_date')}, not {run['partition_date']}")
+    if (report.get("holdout") or {}).get("rows", 0) <= 0:
+        problems.append("the holdout window is empty")
+    if problems:
+        raise AirflowFailException("evaluation.json is not usable: " + "; ".join(problems))
+
+
+@task
+def keep_champion(run: dict[str, Any], decision: dict[str, Any]) -> str:
+    """The challenger was rejected but a champion exists: predict with it, and tell on-call without paging."""
+    from batchml.notifiers import send_warning
+
+    ti = get_current_context()["ti"]
+    arn = decision["champion_arn"]
+    send_warning(
+        PIPELINE, _settings()["alerts"]["slack_conn_id"],
+        f"{PIPELINE} {run['partition_date']}: new model rejected, champion kept",
+        {"Partition": run["partition_date"], "Run type": run["run_type"], "Champion": arn,
+         "Failed checks": "; ".join(decision["reasons"]), "Evaluation": decision["evaluation_uri"]},
+        log_url=getattr(ti, "log_url", None),
+    )
+    print(f"Challenger rejected ({'; '.join(decision['reasons'])}); predicting with champion {arn}")
+    return arn

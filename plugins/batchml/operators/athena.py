@@ -1,0 +1,256 @@
+"""Athena UNLOAD of a parameterised query into an S3 prefix, idempotent across reruns and retries.
+
+Why not the Amazon provider's ``AthenaOperator``:
+
+- It has no ExecutionParameters, so values reach the SQL as rendered text.
+- A retry starts a second query while the first may still be writing to the same place.
+- A task killed while deferred leaves its query running.
+- UNLOAD fails on a non-empty prefix; the provider leaves clearing it to you, and a rerun of a day
+  must replace that day's extract, not add to it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+import time
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+from airflow.providers.amazon.aws.hooks.athena import AthenaHook
+from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
+from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
+from airflow.sdk.configuration import conf
+from airflow.sdk.exceptions import AirflowException
+
+from batchml import sql as sqlmod
+from batchml.operators.sagemaker import Attempt
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+_MARKER = re.compile(r"^-- airflow: dag_id=(\S+) run_id=(\S+) task_id=(\S+) try_number=(\d+)$", re.M)
+_RUNNING, _DONE = {"QUEUED", "RUNNING"}, {"SUCCEEDED"}
+
+
+class AthenaQueryFailed(AirflowException):
+    """An Athena query ended FAILED or CANCELLED. ``aws_reason`` is Athena's StateChangeReason."""
+
+    def __init__(self, query_execution_id: str, state: str, reason: str | None):
+        self.query_execution_id, self.state = query_execution_id, state
+        self.aws_reason = reason or f"the query ended {state} without a reason"
+        super().__init__(f"Athena query {query_execution_id} {state}: {self.aws_reason}")
+
+
+class AthenaUnloadOperator(AwsBaseOperator[AthenaHook]):
+    """Write the result of a SELECT to an S3 prefix with ``UNLOAD``.
+
+    :param sql: the SELECT, or a path to a ``.sql`` file under the DAG's template search path, with
+        ``:name`` placeholders. (templated)
+    :param parameters: values for the placeholders, sent as Athena ExecutionParameters. (templated)
+    :param database: database unqualified table names resolve in. (templated)
+    :param output_prefix: ``s3://bucket/prefix/`` the result files go to. (templated)
+    :param workgroup: Athena workgroup. (templated)
+    :param result_location: where Athena writes the query's manifest and metadata; defaults to the
+        workgroup's result location. (templated)
+    :param output_format: UNLOAD format, PARQUET by default.
+    :param if_output_exists: ``"replace"`` (default) deletes what is under ``output_prefix`` before a new
+        query, so a rerun gives the same result; ``"fail"`` refuses to touch existing files.
+    :param poll_interval: seconds between status checks. (templated)
+    :param max_wait: stop the query and fail after this long.
+    :param deferrable: wait in the triggerer.
+
+    A retry first looks for the query an earlier try of the same attempt chain started (each query
+    carries an ``-- airflow:`` comment naming its task instance and try): it waits for it if it still
+    runs and takes its result if it succeeded, so two queries never write the same prefix.
+    Returns ``{"query_execution_id", "output_prefix", "rows", "data_scanned_bytes", "engine_ms"}``.
+    """
+
+    aws_hook_class = AthenaHook
+    template_fields: Sequence[str] = aws_template_fields(
+        "sql", "parameters", "database", "output_prefix", "workgroup", "result_location", "poll_interval"
+    )
+    template_ext: Sequence[str] = (".sql",)
+    template_fields_renderers: ClassVar[dict[str, str]] = {"sql": "sql", "parameters": "json"}
+    ui_color = "#D6EAF8"
+
+    def __init__(
+        self,
+        *,
+        sql: str,
+        parameters: dict[str, Any],
+        database: str,
+        output_prefix: str,
+        workgroup: str = "primary",
+        result_location: str | None = None,
+        output_format: str = "PARQUET",
+        if_output_exists: Literal["replace", "fail"] = "replace",
+        poll_interval: float | str = 30,
+        max_wait: timedelta = timedelta(hours=1),
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        **kwargs: Any,
+    ):
+        super().__init__(**kwargs)
+        if if_output_exists not in ("replace", "fail"):
+            raise ValueError(f"if_output_exists must be 'replace' or 'fail', got {if_output_exists!r}")
+        self.sql = sql
+        self.parameters = parameters
+        self.database = database
+        self.output_prefix = output_prefix
+        self.workgroup = workgroup
+        self.result_location = result_location
+        self.output_format = output_format
+        self.if_output_exists = if_output_exists
+        self.poll_interval = poll_interval
+        self.max_wait = max_wait
+        self.deferrable = deferrable
+        self._query_id: str | None = None
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        attempt = Attempt.of(context, self.retries or 0)
+        earlier = self._earlier_query(attempt, context)
+        if earlier is not None:
+            state = earlier["Status"]["State"]
+            if state in _DONE:
+                self.log.info("Reusing query %s: an earlier try ran it and it succeeded.", earlier["QueryExecutionId"])
+                return self._result(earlier)
+            if state in _RUNNING:
+                self.log.info("Attaching to query %s, started by an earlier try and still %s.",
+                              earlier["QueryExecutionId"], state)
+                return self._wait(earlier["QueryExecutionId"])
+        statement, params = self._statement(attempt)
+        self._clear_output()
+        kwargs: dict[str, Any] = {
+            "QueryString": statement,
+            "QueryExecutionContext": {"Database": self.database},
+            "WorkGroup": self.workgroup,
+            # Same token if botocore resends this exact call after a network error: still one query.
+            "ClientRequestToken": hashlib.sha256(statement.encode() + repr(params).encode()).hexdigest()[:64],
+        }
+        if params:
+            kwargs["ExecutionParameters"] = params
+        if self.result_location:
+            kwargs["ResultConfiguration"] = {"OutputLocation": self.result_location}
+        query_id = self.hook.conn.start_query_execution(**kwargs)["QueryExecutionId"]
+        self._query_id = query_id
+        self.log.info("Started query %s unloading to %s with parameters %s", query_id, self.output_prefix, params)
+        return self._wait(query_id)
+
+    def _statement(self, attempt: Attempt) -> tuple[str, list[str]]:
+        select, params = sqlmod.bind(self.sql, dict(self.parameters))
+        marker = (f"-- airflow: dag_id={attempt.dag_id} run_id={attempt.run_id} "
+                  f"task_id={attempt.task_id} try_number={attempt.try_number}")
+        return marker + "\n" + sqlmod.unload(select, self.output_prefix, self.output_format), params
+
+    def _clear_output(self) -> None:
+        from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+        s3 = S3Hook(aws_conn_id=self.aws_conn_id, region_name=self.region_name, verify=self.verify)
+        bucket, prefix = S3Hook.parse_s3_url(self.output_prefix)
+        keys = s3.list_keys(bucket_name=bucket, prefix=prefix)
+        if not keys:
+            return
+        if self.if_output_exists == "fail":
+            raise AirflowException(f"{self.output_prefix} holds {len(keys)} objects and if_output_exists='fail'")
+        self.log.info("Deleting %d objects under %s so the rerun replaces them.", len(keys), self.output_prefix)
+        s3.delete_objects(bucket=bucket, keys=keys)
+
+    def _earlier_query(self, attempt: Attempt, context: Context) -> dict[str, Any] | None:
+        """The newest query this attempt chain started, if any. Athena lists newest first, so the scan
+        stops at the first query submitted before this DAG run started."""
+        dag_run = context.get("dag_run")
+        since = getattr(dag_run, "start_date", None)
+        conn = self.hook.conn
+        for page in conn.get_paginator("list_query_executions").paginate(
+                WorkGroup=self.workgroup, PaginationConfig={"MaxItems": 500, "PageSize": 50}):
+            ids = page.get("QueryExecutionIds", [])
+            if not ids:
+                break
+            queries = conn.batch_get_query_execution(QueryExecutionIds=ids)["QueryExecutions"]
+            for query in sorted(queries, key=lambda q: q["Status"]["SubmissionDateTime"], reverse=True):
+                m = _MARKER.search(query.get("Query", ""))
+                if m and attempt.launched({"airflow:dag_id": m[1], "airflow:run_id": m[2],
+                                           "airflow:task_id": m[3], "airflow:try_number": m[4]}):
+                    return query
+                if since is not None and query["Status"]["SubmissionDateTime"] < since:
+                    return None
+        return None
+
+    def _wait(self, query_id: str) -> dict[str, Any]:
+        self._query_id = query_id
+        poll = float(self.poll_interval)
+        if self.deferrable:
+            from airflow.providers.amazon.aws.triggers.athena import AthenaTrigger
+
+            self.defer(
+                trigger=AthenaTrigger(
+                    query_execution_id=query_id, waiter_delay=poll,
+                    waiter_max_attempts=max(1, math.ceil(self.max_wait.total_seconds() / poll)),
+                    aws_conn_id=self.aws_conn_id, region_name=self.region_name, verify=self.verify,
+                    botocore_config=self.botocore_config,
+                ),
+                method_name="execute_complete",
+                timeout=self.max_wait + timedelta(minutes=5),
+            )
+        deadline = time.monotonic() + self.max_wait.total_seconds()
+        while True:
+            query = self.hook.conn.get_query_execution(QueryExecutionId=query_id)["QueryExecution"]
+            if query["Status"]["State"] not in _RUNNING:
+                return self._finish(query)
+            if time.monotonic() > deadline:
+                self._stop(query_id)
+                raise AirflowException(f"query {query_id} still running after {self.max_wait}; cancelled it")
+            time.sleep(poll)
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
+        query_id = (event or {}).get("value") or self._query_id
+        if not query_id:
+            raise AirflowException(f"trigger event without a query id: {event}")
+        query = self.hook.conn.get_query_execution(QueryExecutionId=query_id)["QueryExecution"]
+        if (event or {}).get("status") != "success" and query["Status"]["State"] in _RUNNING:
+            self._stop(query_id)
+        return self._finish(query)
+
+    def _finish(self, query: dict[str, Any]) -> dict[str, Any]:
+        status = query["Status"]
+        if status["State"] in _DONE:
+            return self._result(query)
+        if status["State"] in _RUNNING:
+            raise AirflowException(f"lost track of query {query['QueryExecutionId']} while it was {status['State']}")
+        raise AthenaQueryFailed(query["QueryExecutionId"], status["State"], status.get("StateChangeReason"))
+
+    def _result(self, query: dict[str, Any]) -> dict[str, Any]:
+        stats = query.get("Statistics", {})
+        rows = None
+        try:
+            rows = self.hook.conn.get_query_results(QueryExecutionId=query["QueryExecutionId"], MaxResults=1
+                                                    ).get("UpdateCount")
+        except Exception as e:  # the row count is informative only
+            self.log.info("No row count for %s: %s", query["QueryExecutionId"], e)
+        return {
+            "query_execution_id": query["QueryExecutionId"],
+            "output_prefix": self.output_prefix,
+            "rows": rows,
+            "data_scanned_bytes": stats.get("DataScannedInBytes"),
+            "engine_ms": stats.get("EngineExecutionTimeInMillis"),
+        }
+
+    def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: Context):
+        if next_method == "__fail__":
+            query = self._earlier_query(Attempt.of(context, self.retries or 0), context)
+            if query is not None and query["Status"]["State"] in _RUNNING:
+                self._stop(query["QueryExecutionId"])
+        return super().resume_execution(next_method, next_kwargs, context)
+
+    def on_kill(self) -> None:
+        if self._query_id:
+            self._stop(self._query_id)
+
+    def _stop(self, query_id: str) -> None:
+        try:
+            self.log.warning("Cancelling query %s.", query_id)
+            self.hook.conn.stop_query_execution(QueryExecutionId=query_id)
+        except Exception:
+            self.log.exception("Could not cancel query %s", query_id)

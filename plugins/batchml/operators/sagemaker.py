@@ -1,0 +1,463 @@
+"""SageMaker job operators that survive retries, kills and timeouts without duplicating or orphaning jobs.
+
+Why not the Amazon provider's ``SageMakerProcessingOperator`` / ``SageMakerTrainingOperator`` /
+``SageMakerTransformOperator``:
+
+- A retry never finds the job its earlier try launched. With ``action_if_job_exists="timestamp"`` it
+  starts a second job (and pays twice); with ``"fail"`` the retry fails although the job may have
+  finished fine.
+- A killed or timed-out task leaves its job running (no ``on_kill``; ``max_ingestion_time`` does not
+  stop the job).
+- In sync mode a ``Stopped`` processing or transform job counts as success.
+
+These operators launch at most one job per attempt chain of a task: a retry first looks for the job
+an earlier try of the same task, run and clear-generation launched (found by its ``airflow:*`` tags).
+It waits for that job if it still runs, takes its result if it completed, and launches the next job
+only if it failed or was stopped. Job names are ``<pipeline>-<step>-<yyyymmdd>-<n>``. Waits are
+deferrable (the provider's ``SageMakerTrigger``), and a kill or a deferral timeout stops the job.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+from airflow.providers.amazon.aws.hooks.sagemaker import SageMakerHook
+from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
+from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
+from airflow.sdk.configuration import conf
+from airflow.sdk.exceptions import AirflowException
+
+from batchml import naming
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+TAG_DAG, TAG_RUN, TAG_TASK, TAG_TRY = "airflow:dag_id", "airflow:run_id", "airflow:task_id", "airflow:try_number"
+RUNNING, DONE, FAILED = {"InProgress", "Stopping"}, {"Completed"}, {"Failed", "Stopped"}
+
+
+class SageMakerJobFailed(AirflowException):
+    """A SageMaker job ended Failed or Stopped. ``aws_reason`` is SageMaker's FailureReason."""
+
+    def __init__(self, job_type: str, job_name: str, status: str, reason: str | None):
+        self.job_type, self.job_name, self.status = job_type, job_name, status
+        self.aws_reason = reason or f"the job ended {status} without a FailureReason"
+        super().__init__(f"SageMaker {job_type} job {job_name} {status}: {self.aws_reason}")
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """Which tries of a task instance belong together: those since the task was last cleared."""
+
+    dag_id: str
+    run_id: str
+    task_id: str
+    try_number: int
+    first_try: int
+
+    @classmethod
+    def of(cls, context: Context, retries: int) -> Attempt:
+        ti = context["ti"]
+        # Same formula Airflow uses for the first try after a clear (max_tries grows on each clear).
+        first = max(1, ti.max_tries - retries + 1) if ti.max_tries else 1
+        return cls(ti.dag_id, ti.run_id, ti.task_id, ti.try_number, min(first, ti.try_number))
+
+    def tags(self) -> list[dict[str, str]]:
+        return [{"Key": TAG_DAG, "Value": self.dag_id}, {"Key": TAG_RUN, "Value": self.run_id},
+                {"Key": TAG_TASK, "Value": self.task_id}, {"Key": TAG_TRY, "Value": str(self.try_number)}]
+
+    def launched(self, tags: dict[str, str]) -> bool:
+        """Whether a job with these tags was launched by this attempt chain."""
+        try:
+            job_try = int(tags.get(TAG_TRY, "0"))
+        except ValueError:
+            return False
+        return (tags.get(TAG_DAG), tags.get(TAG_RUN), tags.get(TAG_TASK)) == (
+            self.dag_id, self.run_id, self.task_id) and self.first_try <= job_try <= self.try_number
+
+
+class SageMakerJobOperator(AwsBaseOperator[SageMakerHook]):
+    """Base for the three job types; subclasses say which API calls and describe keys they use.
+
+    :param job_name_prefix: ``<pipeline>-<step>-<yyyymmdd>``; jobs are named ``<prefix>-<n>``. (templated)
+    :param request: pure function ``(job_name=..., **request_kwargs) -> dict`` returning the boto3
+        create request (see ``batchml.job_requests``).
+    :param request_kwargs: keyword arguments for ``request``; XComArgs in it resolve at run time. (templated)
+    :param action_if_job_exists: ``"attach"`` (default) waits for, or reuses, the job an earlier try of
+        this attempt chain launched; ``"fail"`` fails the retry instead.
+    :param poll_interval: seconds between status checks. (templated)
+    :param max_wait: give up waiting (and stop the job) after this long.
+    :param deferrable: wait in the triggerer, freeing the worker slot.
+    """
+
+    aws_hook_class = SageMakerHook
+    template_fields: Sequence[str] = aws_template_fields("job_name_prefix", "request_kwargs", "poll_interval")
+    template_fields_renderers: ClassVar[dict[str, str]] = {"request_kwargs": "json"}
+    ui_color = "#FFD9A6"
+
+    job_type: ClassVar[str]
+    name_key: ClassVar[str]
+    status_key: ClassVar[str]
+
+    def __init__(
+        self,
+        *,
+        job_name_prefix: str,
+        request: Callable[..., dict[str, Any]],
+        request_kwargs: dict[str, Any] | None = None,
+        action_if_job_exists: Literal["attach", "fail"] = "attach",
+        poll_interval: float | str = 30,
+        max_wait: timedelta = timedelta(hours=6),
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        **kwargs: Any,
+    ):
+        super().__init__(**kwargs)
+        if action_if_job_exists not in ("attach", "fail"):
+            raise ValueError(f"action_if_job_exists must be 'attach' or 'fail', got {action_if_job_exists!r}")
+        self.job_name_prefix = job_name_prefix
+        self.request = request
+        self.request_kwargs = request_kwargs or {}
+        self.action_if_job_exists = action_if_job_exists
+        self.poll_interval = poll_interval
+        self.max_wait = max_wait
+        self.deferrable = deferrable
+        self._job_name: str | None = None
+
+    # -- per job type -------------------------------------------------------------------------------
+    def _describe(self, name: str) -> dict[str, Any]:
+        return getattr(self.hook.conn, f"describe_{self.job_type}_job")(**{self.name_key: name})
+
+    def _create(self, request: dict[str, Any]) -> None:
+        getattr(self.hook.conn, f"create_{self.job_type}_job")(**request)
+
+    def _stop(self, name: str) -> None:
+        getattr(self.hook.conn, f"stop_{self.job_type}_job")(**{self.name_key: name})
+
+    def _list(self, prefix: str) -> list[dict[str, Any]]:
+        paginator = self.hook.conn.get_paginator(f"list_{self.job_type}_jobs")
+        summaries = []
+        for page in paginator.paginate(NameContains=prefix, SortBy="CreationTime", SortOrder="Descending"):
+            summaries.extend(page[f"{self.job_type.capitalize()}JobSummaries"])
+        return [s for s in summaries if naming.job_sequence(prefix, s[self.name_key]) is not None]
+
+    def result(self, describe: dict[str, Any]) -> dict[str, Any]:
+        """What downstream tasks need from a completed job (pushed to XCom)."""
+        return {"job_name": describe[self.name_key], "status": describe[self.status_key]}
+
+    # -- the attempt ---------------------------------------------------------------------------------
+    def execute(self, context: Context) -> dict[str, Any]:
+        attempt = Attempt.of(context, self.retries or 0)
+        earlier = self._earlier_job(attempt)
+        if earlier is not None:
+            status = earlier[self.status_key]
+            if self.action_if_job_exists == "fail":
+                raise AirflowException(f"{earlier[self.name_key]} was launched by an earlier try ({status}) "
+                                       "and action_if_job_exists='fail'")
+            if status in DONE:
+                self.log.info("Reusing %s job %s: an earlier try launched it and it completed.",
+                              self.job_type, earlier[self.name_key])
+                return self.result(earlier)
+            if status == "Stopping":  # an earlier try was killed and stopped it: let it finish stopping
+                earlier = self._wait_until_stopped(earlier[self.name_key])
+                status = earlier[self.status_key]
+            if status in RUNNING:
+                self.log.info("Attaching to %s job %s, launched by an earlier try and still %s.",
+                              self.job_type, earlier[self.name_key], status)
+                return self._wait(context, earlier[self.name_key])
+            self.log.info("The earlier try's job %s ended %s (%s); launching a new job.",
+                          earlier[self.name_key], status, earlier.get("FailureReason", "no reason given"))
+        name = self._launch(attempt)
+        return self._wait(context, name)
+
+    def _earlier_job(self, attempt: Attempt) -> dict[str, Any] | None:
+        """The newest job this attempt chain launched, described; None if there is none."""
+        for summary in self._list(self.job_name_prefix):
+            arn = summary[f"{self.job_type.capitalize()}JobArn"]
+            tags = {t["Key"]: t["Value"] for t in self.hook.conn.list_tags(ResourceArn=arn).get("Tags", [])}
+            if attempt.launched(tags):
+                return self._describe(summary[self.name_key])
+        return None
+
+    def _wait_until_stopped(self, name: str, timeout: float = 600) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        describe = self._describe(name)
+        while describe[self.status_key] == "Stopping" and time.monotonic() < deadline:
+            time.sleep(min(float(self.poll_interval), 10))
+            describe = self._describe(name)
+        return describe
+
+    def _launch(self, attempt: Attempt) -> str:
+        from botocore.exceptions import ClientError
+
+        for _ in range(5):
+            taken = [naming.job_sequence(self.job_name_prefix, s[self.name_key]) for s in self._list(self.job_name_prefix)]
+            name = naming.job_name(self.job_name_prefix, max(taken, default=0) + 1)
+            request = self.request(job_name=name, **self.request_kwargs)
+            request["Tags"] = [*request.get("Tags", []), *attempt.tags()]
+            try:
+                self._create(request)
+            except ClientError as e:
+                # Another run took this number between our List and Create: take the next one.
+                if e.response["Error"]["Code"] == "ValidationException" and "unique" in str(e).lower():
+                    continue
+                raise
+            self._job_name = name
+            self.log.info("Launched %s job %s (try %s).", self.job_type, name, attempt.try_number)
+            return name
+        raise AirflowException(f"could not find a free job name after {self.job_name_prefix}-*")
+
+    def _wait(self, context: Context, name: str) -> dict[str, Any]:
+        self._job_name = name
+        poll = float(self.poll_interval)
+        if self.deferrable:
+            from airflow.providers.amazon.aws.triggers.sagemaker import SageMakerTrigger
+
+            self.defer(
+                trigger=SageMakerTrigger(
+                    job_name=name, job_type=self.job_type, waiter_delay=poll,
+                    waiter_max_attempts=max(1, math.ceil(self.max_wait.total_seconds() / poll)),
+                    aws_conn_id=self.aws_conn_id, region_name=self.region_name, verify=self.verify,
+                    botocore_config=self.botocore_config,
+                ),
+                method_name="execute_complete",
+                timeout=self.max_wait + timedelta(minutes=5),
+            )
+        deadline = time.monotonic() + self.max_wait.total_seconds()
+        while True:
+            describe = self._describe(name)
+            if describe[self.status_key] not in RUNNING:
+                return self._finish(describe)
+            if time.monotonic() > deadline:
+                self._stop_if_running(name)
+                raise AirflowException(f"{self.job_type} job {name} still running after {self.max_wait}; stopped it")
+            time.sleep(poll)
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
+        event = event or {}
+        name = event.get("job_name") or self._job_name
+        if name is None:
+            raise AirflowException(f"trigger event without a job name: {event}")
+        self._job_name = name
+        if event.get("status") == "timeout":
+            self._stop_if_running(name)
+            raise AirflowException(f"{self.job_type} job {name} still running after {self.max_wait}; stopped it")
+        return self._finish(self._describe(name))
+
+    def _finish(self, describe: dict[str, Any]) -> dict[str, Any]:
+        name, status = describe[self.name_key], describe[self.status_key]
+        self._log_tail(name)
+        if status in DONE:
+            self.log.info("%s job %s completed.", self.job_type.capitalize(), name)
+            return self.result(describe)
+        if status in RUNNING:  # the trigger gave up early (e.g. persistent throttling): let a retry attach
+            raise AirflowException(f"lost track of {self.job_type} job {name} while it was {status}")
+        raise SageMakerJobFailed(self.job_type, name, status, describe.get("FailureReason"))
+
+    # -- stopping --------------------------------------------------------------------------------------
+    def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: Context):
+        if next_method == "__fail__":  # the deferral timed out or the trigger crashed: don't orphan the job
+            job = self._earlier_job(Attempt.of(context, self.retries or 0))
+            if job is not None:
+                self._stop_if_running(job[self.name_key])
+        return super().resume_execution(next_method, next_kwargs, context)
+
+    def on_kill(self) -> None:
+        if self._job_name:
+            self._stop_if_running(self._job_name)
+
+    def _stop_if_running(self, name: str) -> None:
+        try:
+            if self._describe(name)[self.status_key] == "InProgress":
+                self.log.warning("Stopping %s job %s.", self.job_type, name)
+                self._stop(name)
+        except Exception:  # stopping is best effort: report it, never mask the original failure
+            self.log.exception("Could not stop %s job %s", self.job_type, name)
+
+    def _log_tail(self, name: str, lines: int = 40) -> None:
+        """Print the end of the job's CloudWatch log into the task log: on-call reads one place."""
+        try:
+            logs = self.hook.logs_hook.conn
+            group = f"/aws/sagemaker/{self.job_type.capitalize()}Jobs"
+            streams = logs.describe_log_streams(logGroupName=group, logStreamNamePrefix=f"{name}/",
+                                                orderBy="LogStreamName")["logStreams"]
+            for stream in streams[:3]:
+                events = logs.get_log_events(logGroupName=group, logStreamName=stream["logStreamName"],
+                                             limit=lines, startFromHead=False)["events"]
+                self.log.info("Last %d lines of %s:%s\n%s", len(events), group, stream["logStreamName"],
+                              "\n".join(e["message"] for e in events))
+        except Exception as e:  # logs are a convenience; their absence must not fail the task
+            self.log.info("No CloudWatch logs for %s: %s", name, e)
+
+
+class SageMakerProcessingJobOperator(SageMakerJobOperator):
+    """Run a SageMaker Processing job (see SageMakerJobOperator for retry, kill and naming behaviour).
+
+    Returns ``{"job_name", "status", "outputs": {output name: S3 URI}}``.
+    """
+
+    job_type = "processing"
+    name_key = "ProcessingJobName"
+    status_key = "ProcessingJobStatus"
+
+    def result(self, describe: dict[str, Any]) -> dict[str, Any]:
+        outputs = describe.get("ProcessingOutputConfig", {}).get("Outputs", [])
+        return {**super().result(describe), "outputs": {o["OutputName"]: o["S3Output"]["S3Uri"] for o in outputs}}
+
+
+class SageMakerTrainingJobOperator(SageMakerJobOperator):
+    """Run a SageMaker Training job (see SageMakerJobOperator for retry, kill and naming behaviour).
+
+    Returns ``{"job_name", "status", "model_data", "metrics": {name: final value}, "billable_seconds"}``.
+    """
+
+    job_type = "training"
+    name_key = "TrainingJobName"
+    status_key = "TrainingJobStatus"
+
+    def result(self, describe: dict[str, Any]) -> dict[str, Any]:
+        return {
+            **super().result(describe),
+            "model_data": describe["ModelArtifacts"]["S3ModelArtifacts"],
+            "metrics": {m["MetricName"]: m["Value"] for m in describe.get("FinalMetricDataList", [])},
+            "billable_seconds": describe.get("BillableTimeInSeconds"),
+        }
+
+
+class SageMakerTransformJobOperator(SageMakerJobOperator):
+    """Run a SageMaker Batch Transform job, creating its model first.
+
+    ``request`` returns ``{"Model": <CreateModel request>, "Transform": <CreateTransformJob request>}``;
+    the model takes the job's name, so the model a job used is never in doubt. A model left behind by an
+    earlier try is reused if it serves the same containers, otherwise the launch fails loudly.
+    Returns ``{"job_name", "status", "output_path", "model_name"}``.
+    """
+
+    job_type = "transform"
+    name_key = "TransformJobName"
+    status_key = "TransformJobStatus"
+
+    def _create(self, request: dict[str, Any]) -> None:
+        from botocore.exceptions import ClientError
+
+        model, transform = request["Model"], request["Transform"]
+        transform["Tags"] = request.get("Tags", [])
+        try:
+            self.hook.conn.create_model(**model, Tags=transform["Tags"])
+        except ClientError as e:
+            if "already exist" not in str(e).lower():
+                raise
+            existing = self.hook.conn.describe_model(ModelName=model["ModelName"])
+            if _serves(existing) != _serves(model):
+                raise AirflowException(f"model {model['ModelName']} already exists and serves "
+                                       f"{_serves(existing)}, not {_serves(model)}") from e
+            self.log.info("Reusing model %s left by an earlier try.", model["ModelName"])
+        self.hook.conn.create_transform_job(**transform)
+
+    def result(self, describe: dict[str, Any]) -> dict[str, Any]:
+        return {**super().result(describe), "output_path": describe["TransformOutput"]["S3OutputPath"],
+                "model_name": describe["ModelName"]}
+
+
+def _serves(model: dict[str, Any]) -> list[tuple[str | None, str | None, str | None]]:
+    """What a model runs, comparable between a CreateModel request and a DescribeModel answer."""
+    containers = model.get("Containers") or [model.get("PrimaryContainer") or {}]
+    return [(c.get("ModelPackageName"), c.get("Image"), c.get("ModelDataUrl")) for c in containers]
+
+
+class SageMakerRegisterModelPackageOperator(AwsBaseOperator[SageMakerHook]):
+    """Register a model version in a model package group, exactly one per partition.
+
+    Why not the provider's ``SageMakerRegisterModelVersionOperator``: every retry registers one more
+    version, it hardcodes ``text/csv`` content types, and nothing ties a version to the day it was
+    trained for, so a rerun of a day adds a second version for it.
+
+    Each version's description starts with ``partition=<key>``. If a version for the partition already
+    serves the same model artifact (an earlier try registered it), it is returned as is. If one serves a
+    different artifact (the day was rerun), ``if_exists`` decides: ``"replace"`` (default) registers the
+    new version and then deletes the old one, ``"keep"`` returns the old one, ``"fail"`` raises.
+
+    :param package_group_name: model package group. (templated)
+    :param partition_key: the partition the model was trained for, e.g. ``2026-11-20``. (templated)
+    :param request: pure function ``(**request_kwargs) -> CreateModelPackage request``.
+    :param request_kwargs: keyword arguments for ``request``. (templated)
+    Returns ``{"model_package_arn", "version", "action", "replaced"}``.
+    """
+
+    aws_hook_class = SageMakerHook
+    template_fields: Sequence[str] = aws_template_fields("package_group_name", "partition_key", "request_kwargs")
+    template_fields_renderers: ClassVar[dict[str, str]] = {"request_kwargs": "json"}
+    ui_color = "#FFD9A6"
+
+    def __init__(
+        self,
+        *,
+        package_group_name: str,
+        partition_key: str,
+        request: Callable[..., dict[str, Any]],
+        request_kwargs: dict[str, Any] | None = None,
+        if_exists: Literal["replace", "keep", "fail"] = "replace",
+        **kwargs: Any,
+    ):
+        super().__init__(**kwargs)
+        if if_exists not in ("replace", "keep", "fail"):
+            raise ValueError(f"if_exists must be 'replace', 'keep' or 'fail', got {if_exists!r}")
+        self.package_group_name = package_group_name
+        self.partition_key = partition_key
+        self.request = request
+        self.request_kwargs = request_kwargs or {}
+        self.if_exists = if_exists
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        import hashlib
+
+        conn = self.hook.conn
+        marker = f"partition={self.partition_key}"
+        request = self.request(**self.request_kwargs)
+        request["ModelPackageGroupName"] = self.package_group_name
+        request["ModelPackageDescription"] = f"{marker} {request.get('ModelPackageDescription', '')}".strip()[:1024]
+        model_data = request["InferenceSpecification"]["Containers"][0]["ModelDataUrl"]
+        request.setdefault("ClientToken", hashlib.sha256(f"{self.package_group_name}|{marker}|{model_data}".encode())
+                           .hexdigest()[:36])
+
+        same, others = [], []
+        for summary in self._versions_for(marker):
+            described = conn.describe_model_package(ModelPackageName=summary["ModelPackageArn"])
+            serves = described["InferenceSpecification"]["Containers"][0].get("ModelDataUrl")
+            (same if serves == model_data else others).append(described)
+        if same:
+            chosen, action = same[0], "reused"
+            self.log.info("Version %s already registers %s for %s.", chosen["ModelPackageVersion"], model_data, marker)
+        elif others and self.if_exists == "keep":
+            chosen, action = others[0], "kept"
+            self.log.info("Keeping version %s for %s (if_exists='keep').", chosen["ModelPackageVersion"], marker)
+        elif others and self.if_exists == "fail":
+            raise AirflowException(f"{self.package_group_name} already has version "
+                                   f"{others[0]['ModelPackageVersion']} for {marker}")
+        else:
+            arn = conn.create_model_package(**request)["ModelPackageArn"]
+            chosen, action = conn.describe_model_package(ModelPackageName=arn), "created"
+            self.log.info("Registered %s version %s for %s.", self.package_group_name,
+                          chosen["ModelPackageVersion"], marker)
+        replaced = []
+        if action != "kept":
+            for old in others + same[1:]:
+                conn.delete_model_package(ModelPackageName=old["ModelPackageArn"])
+                replaced.append(old["ModelPackageArn"])
+                self.log.info("Deleted version %s: %s has one version.", old["ModelPackageVersion"], marker)
+        return {"model_package_arn": chosen["ModelPackageArn"], "version": chosen.get("ModelPackageVersion"),
+                "action": action, "replaced": replaced}
+
+    def _versions_for(self, marker: str) -> list[dict[str, Any]]:
+        found = []
+        for page in self.hook.conn.get_paginator("list_model_packages").paginate(
+                ModelPackageGroupName=self.package_group_name, SortBy="CreationTime", SortOrder="Descending"):
+            for summary in page["ModelPackageSummaryList"]:
+                description = summary.get("ModelPackageDescription", "")
+                if description == marker or description.startswith(marker + " "):
+                    found.append(summary)
+        return found

@@ -1,0 +1,142 @@
+"""DAG integrity and policy: every DAG parses, every task can recover and alert, parsing stays light,
+and the timetable maps scheduled, manual and backfill runs to the partition days they should process."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from batchml.demand_forecast.plan import partition_day
+from batchml.notifiers import OnCallNotifier
+from tests.conftest import REPO
+
+DAGS = REPO / "dags"
+
+
+@pytest.fixture(scope="module")
+def bag():
+    from airflow.dag_processing.dagbag import DagBag
+
+    return DagBag(dag_folder=str(DAGS))
+
+
+def test_no_import_errors(bag):
+    assert bag.import_errors == {}
+    assert "demand_forecast" in bag.dags
+
+
+def test_every_task_retries_with_backoff_times_out_and_pages(bag):
+    for dag in bag.dags.values():
+        for task in dag.tasks:
+            where = f"{dag.dag_id}.{task.task_id}"
+            assert task.retries >= 2, where
+            assert task.retry_exponential_backoff and float(task.retry_exponential_backoff) > 1, where
+            assert task.max_retry_delay is not None and task.max_retry_delay >= task.retry_delay, where
+            assert task.execution_timeout is not None, where
+            assert any(isinstance(cb, OnCallNotifier) for cb in task.on_failure_callback or []), where
+            assert task.owner and task.owner != "airflow", where
+
+
+def test_dags_have_tags_docs_and_no_catchup(bag):
+    for dag in bag.dags.values():
+        assert dag.tags and dag.doc_md and "Which day a run processes" in dag.doc_md
+        assert dag.catchup is False
+
+
+def test_sagemaker_jobs_take_a_pool_slot_and_waits_are_deferrable(bag):
+    dag = bag.dags["demand_forecast"]
+    for task_id in ("preprocess", "train", "evaluate", "batch_predict"):
+        task = dag.get_task(task_id)
+        assert task.pool == "sagemaker_jobs" and task.deferrable, task_id
+    for task_id in ("extract_training", "extract_scoring"):
+        assert dag.get_task(task_id).deferrable, task_id
+
+
+def test_chain_of_steps(bag):
+    dag = bag.dags["demand_forecast"]
+    order = ["prepare_run", "wait_for_sales", "extract_training", "check_data_quality", "preprocess", "train",
+             "evaluate", "gate", "register_model", "batch_predict", "publish_predictions"]
+    for upstream, downstream in zip(order, order[1:], strict=False):
+        assert downstream in dag.get_task(upstream).get_direct_relative_ids(upstream=False) or \
+            downstream in {t.task_id for t in dag.get_task(upstream).get_flat_relatives(upstream=False)}, (upstream, downstream)
+    assert dag.get_task("batch_predict").trigger_rule == "none_failed_min_one_success"
+
+
+def test_parsing_imports_nothing_heavy():
+    code = (
+        "import sys; sys.path[:0] = ['plugins', '.']\n"
+        "from airflow.dag_processing.dagbag import DagBag\n"
+        "bag = DagBag(dag_folder='dags')\n"
+        "assert not bag.import_errors, bag.import_errors\n"
+        "heavy = [m for m in ('pandas', 'numpy', 'sagemaker', 'sklearn', 'duckdb', 'pyarrow') if m in sys.modules]\n"
+        "print('HEAVY=' + ','.join(heavy))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True,
+                         env={**os.environ, "AIRFLOW__CORE__LOAD_EXAMPLES": "False"})
+    assert "HEAVY=\n" in out.stdout, out.stdout[-2000:]
+
+
+def test_bad_settings_are_a_dag_import_error_naming_the_field(tmp_path):
+    import yaml
+
+    settings = yaml.safe_load((REPO / "include" / "config" / "demand_forecast.yaml").read_text())
+    settings["gate"]["max_wape"] = -1
+    (tmp_path / "demand_forecast.yaml").write_text(yaml.safe_dump(settings))
+    code = (
+        "import sys, json; sys.path[:0] = ['plugins', '.']\n"
+        "from airflow.dag_processing.dagbag import DagBag\n"
+        "print('ERRORS=' + json.dumps(DagBag(dag_folder='dags').import_errors))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True,
+                         env={**os.environ, "BATCHML_CONFIG_DIR": str(tmp_path)})
+    errors = json.loads(out.stdout.split("ERRORS=", 1)[1])
+    [message] = errors.values()
+    assert "gate.max_wape: -1 is less than or equal to the minimum of 0" in message
+
+
+def _serialized(bag):
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    return DagSerialization.from_dict(DagSerialization.to_dict(bag.dags["demand_forecast"]))
+
+
+def test_scheduled_run_processes_the_day_that_just_ended(bag):
+    from airflow.timetables.base import TimeRestriction
+
+    dag = _serialized(bag)
+    info = dag.timetable.next_dagrun_info(
+        last_automated_data_interval=None,
+        restriction=TimeRestriction(earliest=datetime(2026, 11, 20, tzinfo=UTC), latest=None, catchup=True))
+    assert info.run_after == datetime(2026, 11, 21, tzinfo=UTC)
+    assert partition_day(info.data_interval.start, info.run_after) == date(2026, 11, 20)
+
+
+def test_backfill_processes_exactly_the_requested_days(bag):
+    from airflow.models.backfill import _get_info_list  # what `airflow backfill create` uses
+
+    infos = _get_info_list(from_date=datetime(2026, 11, 1, tzinfo=UTC), to_date=datetime(2026, 11, 3, tzinfo=UTC),
+                           reverse=False, dag=_serialized(bag))
+    now = datetime(2026, 11, 21, 12, tzinfo=UTC)
+    assert [partition_day(i.logical_date, now) for i in infos] == [date(2026, 11, 1) + timedelta(days=k) for k in range(3)]
+
+
+def test_manual_run_processes_its_logical_day():
+    # `airflow dags test demand_forecast 2026-11-20` and the UI both set the logical date to that day.
+    assert partition_day(datetime(2026, 11, 20, tzinfo=UTC), datetime(2026, 11, 21, 9, tzinfo=UTC)) == date(2026, 11, 20)
+
+
+def test_extract_sql_comes_from_include_files_with_bound_parameters(bag):
+    from batchml.sql import placeholders
+
+    dag = bag.dags["demand_forecast"]
+    for task_id, expected in (("extract_training", {"history_start", "partition_date"}),
+                              ("extract_scoring", {"active_start", "partition_date", "first_day", "last_day"})):
+        task = dag.get_task(task_id)
+        # The DagBag has already replaced the .sql path with the file's text.
+        assert task.sql.startswith("-- demand_forecast:"), task_id
+        assert {name for name, _, _ in placeholders(task.sql)} == expected == set(task.parameters), task_id

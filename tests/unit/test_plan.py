@@ -1,0 +1,61 @@
+"""Which day a run processes, which champion it faces, and what code it ships."""
+
+from datetime import UTC, date, datetime
+
+import pytest
+
+from batchml.demand_forecast.plan import PlanError, champion_of, code_bundle, partition_day, windows
+from batchml.naming import S3Layout, job_name, job_name_prefix, job_sequence
+
+NOW = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
+
+
+def test_partition_is_the_logical_day():
+    assert partition_day(datetime(2026, 11, 20, 0, 0, tzinfo=UTC), NOW) == date(2026, 11, 20)
+    assert partition_day(datetime(2026, 11, 20, 23, 59, tzinfo=UTC), NOW) == date(2026, 11, 20)
+
+
+@pytest.mark.parametrize("logical, message", [
+    (None, "trigger it with one"),
+    (datetime(2026, 11, 21, 9, 0, tzinfo=UTC), "not complete yet"),
+])
+def test_runs_that_cannot_name_a_complete_day_stop(logical, message):
+    with pytest.raises(PlanError, match=message):
+        partition_day(logical, NOW)
+
+
+def test_windows_end_at_d_and_score_the_days_after():
+    w = windows(date(2026, 11, 20), history_days=548, active_lookback_days=28, horizon_days=7)
+    assert w["history_start"] == "2025-05-22" and w["partition_date"] == "2026-11-20"
+    assert (w["first_forecast_day"], w["last_forecast_day"]) == ("2026-11-21", "2026-11-27")
+    assert w["active_start"] == "2026-10-24"
+
+
+def _pkg(version, day, status="Approved"):
+    return {"ModelPackageArn": f"arn:pkg/{version}", "ModelPackageVersion": version,
+            "ModelPackageDescription": f"partition={day} demand_forecast trained for {day}",
+            "ModelApprovalStatus": status}
+
+
+def test_champion_is_the_latest_approved_before_d_never_a_later_one():
+    packages = [_pkg(1, "2026-11-17"), _pkg(2, "2026-11-18", "Rejected"), _pkg(3, "2026-11-25"), _pkg(4, "2026-11-15")]
+    assert champion_of(packages, date(2026, 11, 20))["model_package_arn"] == "arn:pkg/1"
+    assert champion_of(packages, date(2026, 11, 15)) is None
+    assert champion_of([], date(2026, 11, 20)) is None
+
+
+def test_code_bundle_is_reproducible():
+    first, files, digest = code_bundle()
+    again, _, digest_again = code_bundle()
+    assert first == again and digest == digest_again
+    assert {"preprocess.py", "train.py", "evaluate.py", "inference.py", "features.py"} <= set(files)
+
+
+def test_names_come_from_pipeline_step_and_day():
+    prefix = job_name_prefix("demand_forecast", "train", "2026-11-20")
+    assert prefix == "demand-forecast-train-20261120"
+    assert job_name(prefix, 3) == "demand-forecast-train-20261120-3"
+    assert job_sequence(prefix, "demand-forecast-train-20261120-12") == 12
+    assert job_sequence(prefix, "demand-forecast-train-2026112-1") is None
+    layout = S3Layout("bkt", "ml", "demand_forecast")
+    assert layout.partition("predictions", "2026-11-20") == "s3://bkt/ml/demand_forecast/predictions/dt=2026-11-20/"
