@@ -1,0 +1,57 @@
+"""What stands in for a SageMaker container: a job directory instead of ``/opt/ml``, the project's own
+Python instead of the image's, and a clean environment instead of the image's.
+
+``/opt/ml`` is rewritten to the job directory wherever the request names paths the process sees
+(entrypoint, arguments, environment values, hyperparameter values); paths hard-coded inside a
+script are not, so scripts must take their paths from arguments or environment variables.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from pathlib import Path
+
+from sandbox.context import SandboxContext
+
+OPT_ML = "/opt/ml"
+_OPT_ML = re.compile(r"/opt/ml(?=/|$|[\s:;,='\"])")
+_PYTHON = re.compile(r"^(?:.*/)?python(?:3(?:\.\d+)?)?$")
+# Host variables a process needs to run at all; nothing else from the server's environment leaks in.
+_HOST_VARIABLES = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "SYSTEMROOT")
+SANDBOX_ROOT = str(Path(__file__).resolve().parents[2])
+
+
+def job_directory(ctx: SandboxContext, kind: str, region: str, name: str) -> Path:
+    """``<state>/jobs/<kind>/<name>``; jobs of other regions than the default get their own subtree."""
+    root = ctx.state_dir / "jobs"
+    if region != ctx.default_region:
+        root = root / region
+    return root / kind / name
+
+
+def rewrite(value: str, base: Path) -> str:
+    return _OPT_ML.sub(str(base), value)
+
+
+def rewrite_all(values: dict[str, str] | None, base: Path) -> dict[str, str]:
+    return {k: rewrite(v, base) for k, v in (values or {}).items()}
+
+
+def command(args: list[str], base: Path) -> list[str]:
+    """The container command with ``/opt/ml`` rewritten and ``python``/``python3`` as this interpreter."""
+    out = [rewrite(a, base) for a in args]
+    if out and _PYTHON.match(out[0]):
+        out[0] = sys.executable
+    return out
+
+
+def environment(ctx: SandboxContext, region: str, *layers: dict[str, str]) -> dict[str, str]:
+    """Host basics, then the sandbox endpoint and credentials, then each layer in order (later wins)."""
+    env = {k: os.environ[k] for k in _HOST_VARIABLES if k in os.environ}
+    env["PYTHONUNBUFFERED"] = "1"  # container logs stream line by line; so must ours
+    env.update(ctx.job_environment(region))
+    for layer in layers:
+        env.update(layer)
+    return env
