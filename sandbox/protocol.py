@@ -123,7 +123,9 @@ def error_response(service: str | None, error: AwsError) -> tuple[int, list[tupl
     """Render an AwsError the way the given service's protocol does, so botocore parses it."""
     rid = request_id()
     if service in JSON_SERVICES or service is None:
-        return json_response({"__type": error.code, "message": error.message}, error.status)
+        # Modelled error members (e.g. Athena's AthenaErrorCode) ride along in the body.
+        payload = {"__type": error.code, "message": error.message, **(getattr(error, "extra", None) or {})}
+        return json_response(payload, error.status)
     if service in QUERY_SERVICES:
         kind = "Receiver" if error.status >= 500 else "Sender"
         body = (
