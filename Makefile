@@ -14,6 +14,9 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt constraints.txt
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
 	@touch $@
 
+demo: install
+	$(BIN)/python tools/demo.py $(if $(DATE),--date $(DATE))
+
 test: install
 	$(BIN)/python -m pytest
 

@@ -78,6 +78,9 @@ def environment(endpoint: str) -> dict[str, str]:
         "AIRFLOW_CONN_SLACK_ONCALL": json.dumps(slack_conn),
         "AIRFLOW_CONN_SLACK_ONCALL_WEBHOOK": json.dumps(webhook_conn),
         "AIRFLOW_VAR_DEMAND_FORECAST_ENV": json.dumps(pipeline_environment()),
+        # `airflow dags test` really sleeps through retry delays: keep them short on the sandbox.
+        "BATCHML_RETRY_DELAY_SECONDS": "2",
+        "BATCHML_MAX_RETRY_DELAY_SECONDS": "10",
     }
 
 

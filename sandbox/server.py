@@ -202,9 +202,8 @@ def serve(host: str, port: int, state_dir: str, *, validate_responses: bool = Fa
     """Run the sandbox in the foreground until SIGINT/SIGTERM."""
     import signal
 
-    from werkzeug.serving import make_server
-
     from moto.moto_server.werkzeug_app import MotoRequestHandler
+    from werkzeug.serving import make_server
 
     class Handler(MotoRequestHandler):
         def log_request(self, code: Any = "-", size: Any = "-") -> None:

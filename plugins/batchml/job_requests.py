@@ -10,8 +10,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-PROCESSING_INPUT = "/opt/ml/processing/input"
-PROCESSING_OUTPUT = "/opt/ml/processing/output"
+PROCESSING_BASE = "/opt/ml/processing"
+PROCESSING_INPUT = f"{PROCESSING_BASE}/input"
+PROCESSING_OUTPUT = f"{PROCESSING_BASE}/output"
 CODE_DIR = f"{PROCESSING_INPUT}/code"
 
 

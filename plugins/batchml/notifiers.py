@@ -125,7 +125,10 @@ class SlackChannel:
         self.conn_id, self.channel, self.max_retries = conn_id, channel, max_retries
 
     def _retry_handlers(self):
-        from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
+        from slack_sdk.http_retry.builtin_handlers import (
+            ConnectionErrorRetryHandler,
+            RateLimitErrorRetryHandler,
+        )
 
         # RateLimitErrorRetryHandler sleeps for the Retry-After Slack sends with a 429.
         return [RateLimitErrorRetryHandler(max_retry_count=self.max_retries),

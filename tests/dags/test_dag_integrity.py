@@ -140,3 +140,18 @@ def test_extract_sql_comes_from_include_files_with_bound_parameters(bag):
         # The DagBag has already replaced the .sql path with the file's text.
         assert task.sql.startswith("-- demand_forecast:"), task_id
         assert {name for name, _, _ in placeholders(task.sql)} == expected == set(task.parameters), task_id
+
+
+def test_plugin_loader_does_not_shadow_libraries():
+    """Airflow imports every .py under plugins/ as a top-level module named after the file unless
+    .airflowignore excludes it: batchml/operators/sagemaker.py would become `sagemaker`."""
+    code = (
+        "import sys\n"
+        "from airflow._shared.plugins_manager.plugins_manager import _load_plugins_from_plugin_directory\n"
+        "plugins, errors = _load_plugins_from_plugin_directory('plugins')\n"
+        "assert not errors, errors\n"
+        "leaked = sorted(n for n, m in sys.modules.items() if 'plugins/batchml' in (getattr(m, '__file__', '') or ''))\n"
+        "print('LEAKED=' + ','.join(leaked))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    assert "LEAKED=\n" in out.stdout, out.stdout

@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--partition-date", required=True)
     parser.add_argument("--champion-arn", default="")
-    parser.add_argument("--base-dir", default=str(BASE))
+    parser.add_argument("--base-dir", default=str(BASE), help="the processing root (/opt/ml/processing on SageMaker)")
     args = parser.parse_args(argv)
     base = Path(args.base_dir)
 

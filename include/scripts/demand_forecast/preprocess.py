@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--partition-date", required=True)
     parser.add_argument("--horizon-days", type=int, default=7)
     parser.add_argument("--training-origins-days", type=int, default=120)
-    parser.add_argument("--base-dir", default=str(BASE))
+    parser.add_argument("--base-dir", default=str(BASE), help="the processing root (/opt/ml/processing on SageMaker)")
     args = parser.parse_args(argv)
     base = Path(args.base_dir)
     started = time.time()

@@ -34,7 +34,8 @@ def preprocessing(run: dict[str, Any], *, job_name: str) -> dict[str, Any]:
         code_uri=run["code"]["files"], script="preprocess.py",
         inputs={"training": run["paths"]["extract_training"], "scoring": run["paths"]["extract_scoring"]},
         outputs={"train": out + "train/", "holdout": out + "holdout/", "scoring": out + "scoring/"},
-        arguments=["--partition-date", run["partition_date"],
+        # Paths travel as arguments: scripts never hard-code /opt/ml (the sandbox relocates it).
+        arguments=["--base-dir", job_requests.PROCESSING_BASE, "--partition-date", run["partition_date"],
                    "--horizon-days", str(run["model"]["horizon_days"]),
                    "--training-origins-days", str(run["model"]["training_origins_days"])],
         max_runtime_seconds=run["model"]["max_runtime_seconds"],
@@ -66,7 +67,7 @@ def evaluation(run: dict[str, Any], *, job_name: str, features: dict[str, Any],
         code_uri=run["code"]["files"], script="evaluate.py",
         inputs=inputs,
         outputs={"evaluation": _job_prefix(run, "evaluation", job_name)},
-        arguments=["--partition-date", run["partition_date"],
+        arguments=["--base-dir", job_requests.PROCESSING_BASE, "--partition-date", run["partition_date"],
                    "--champion-arn", champion.get("model_package_arn", "")],
         max_runtime_seconds=run["model"]["max_runtime_seconds"],
     )

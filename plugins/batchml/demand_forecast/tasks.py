@@ -25,7 +25,7 @@ def _aws(run: dict[str, Any]) -> dict[str, Any]:
     return {"aws_conn_id": run["env"]["aws_conn_id"], "region_name": run["region"]}
 
 
-@task
+@task(multiple_outputs=False)
 def prepare_run(params: dict[str, Any] | None = None) -> dict[str, Any]:
     """Validate the environment, pick the partition, stage the job code and find the champion."""
     from batchml.config import ConfigError, EnvironmentConfig
@@ -110,7 +110,7 @@ def _read_parquet_prefix(run: dict[str, Any], uri: str):
     return pd.concat(frames, ignore_index=True)
 
 
-@task
+@task(multiple_outputs=False)
 def check_data_quality(run: dict[str, Any], training: dict[str, Any], scoring: dict[str, Any]) -> dict[str, Any]:
     """Fail the run at once, naming every failed check: a retry cannot fix data."""
     from batchml import quality
@@ -181,7 +181,7 @@ def _check_evaluation(report: dict[str, Any], run: dict[str, Any]) -> None:
         raise AirflowFailException("evaluation.json is not usable: " + "; ".join(problems))
 
 
-@task
+@task(multiple_outputs=False)
 def keep_champion(run: dict[str, Any], decision: dict[str, Any]) -> str:
     """The challenger was rejected but a champion exists: predict with it, and tell on-call without paging."""
     from batchml.notifiers import send_warning

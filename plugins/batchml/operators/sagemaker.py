@@ -203,7 +203,7 @@ class SageMakerJobOperator(AwsBaseOperator[SageMakerHook]):
                 self._create(request)
             except ClientError as e:
                 # Another run took this number between our List and Create: take the next one.
-                if e.response["Error"]["Code"] == "ValidationException" and "unique" in str(e).lower():
+                if e.response["Error"]["Code"] in ("ResourceInUse", "ValidationException") and "unique" in str(e):
                     continue
                 raise
             self._job_name = name

@@ -1,0 +1,158 @@
+"""`make demo`: run demand_forecast for one partition on the offline sandbox and say what happened.
+
+Starts the sandbox, seeds it (`python -m sandbox seed`), prepares an Airflow home pointed at it
+(`python -m sandbox env`), runs `airflow dags test demand_forecast <DATE>`, prints a summary, and stops
+the sandbox. Exits non-zero if the run failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(REPO), str(REPO / "plugins")]
+
+from sandbox import profile  # noqa: E402
+from sandbox.client import SandboxClient  # noqa: E402
+
+
+def free_port(preferred: int) -> int:
+    with socket.socket() as s:
+        if s.connect_ex(("127.0.0.1", preferred)) != 0:
+            return preferred
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_sandbox(state_dir: Path, port: int) -> tuple[subprocess.Popen, str]:
+    state_dir.mkdir(parents=True, exist_ok=True)
+    ready = state_dir / "ready.json"
+    ready.unlink(missing_ok=True)
+    log = (state_dir / "server.log").open("w")
+    proc = subprocess.Popen([sys.executable, "-m", "sandbox", "serve", "--port", str(port), "--state-dir",
+                             str(state_dir), "--ready-file", str(ready)], cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 30
+    while not ready.exists():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise SystemExit(f"the sandbox did not start; see {state_dir / 'server.log'}")
+        time.sleep(0.05)
+    endpoint = json.loads(ready.read_text())["endpoint"]
+    SandboxClient(endpoint).wait_until_up(10)
+    return proc, endpoint
+
+
+def airflow_env(endpoint: str, airflow_home: Path) -> dict[str, str]:
+    env = {**os.environ, **profile.environment(endpoint), "AIRFLOW_HOME": str(airflow_home)}
+    env.pop("AIRFLOW__CORE__EXECUTION_API_SERVER_URL", None)
+    return env
+
+
+def prepare_airflow(env: dict[str, str]) -> None:
+    """Migrate the metadata DB once, and create the SageMaker pool the DAG's job tasks use."""
+    airflow = [sys.executable, "-m", "airflow"]
+    subprocess.run([*airflow, "db", "migrate"], env=env, check=True, capture_output=True, text=True)
+    subprocess.run([*airflow, "pools", "set", "sagemaker_jobs", "4", "SageMaker jobs running at once"],
+                   env=env, check=True, capture_output=True, text=True)
+
+
+def run_dag(env: dict[str, str], day: str, log_path: Path) -> tuple[int, float]:
+    started = time.monotonic()
+    with log_path.open("w") as log:
+        proc = subprocess.run([sys.executable, "-m", "airflow", "dags", "test", "demand_forecast", day],
+                              env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+    return proc.returncode, time.monotonic() - started
+
+
+def summary(endpoint: str, day: str) -> dict:
+    """What the run left in the sandbox, read back through the AWS APIs as an analyst would."""
+    from tools.inspect_run import inspect_partition
+
+    return inspect_partition(endpoint, day)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--date", default="", help="partition day YYYY-MM-DD (default: the last seeded day)")
+    parser.add_argument("--port", type=int, default=4566)
+    parser.add_argument("--state-dir", default=str(REPO / ".sandbox"))
+    parser.add_argument("--keep-running", action="store_true", help="leave the sandbox up afterwards")
+    args = parser.parse_args(argv)
+    last_seeded = (datetime.now(UTC).date() - timedelta(days=1)).isoformat()
+    day = args.date or last_seeded
+    state_dir, airflow_home = Path(args.state_dir), REPO / ".airflow"
+    timings: dict[str, float] = {}
+
+    t = time.monotonic()
+    proc, endpoint = start_sandbox(state_dir, free_port(args.port))
+    timings["sandbox_start_s"] = time.monotonic() - t
+    try:
+        t = time.monotonic()
+        seeded = subprocess.run([sys.executable, "-m", "sandbox", "seed", "--port", endpoint.rsplit(":", 1)[1],
+                                 "--end-date", last_seeded], cwd=REPO, check=True, capture_output=True, text=True)
+        timings["seed_s"] = time.monotonic() - t
+        seed_info = json.loads(seeded.stdout)
+        print(f"Seeded {seed_info['sales']['rows']:,} sales rows: {seed_info['sales']['series']} series, "
+              f"{seed_info['sales']['first_day']} .. {seed_info['sales']['last_day']}")
+        env = airflow_env(endpoint, airflow_home)
+        t = time.monotonic()
+        prepare_airflow(env)
+        timings["airflow_setup_s"] = time.monotonic() - t
+        print(f"Running `airflow dags test demand_forecast {day}` against the sandbox at {endpoint} ...")
+        log_path = state_dir / f"demo-{day}.log"
+        code, seconds = run_dag(env, day, log_path)
+        timings["dag_run_s"] = seconds
+        report = summary(endpoint, day)
+        report["timings_s"] = {k: round(v, 1) for k, v in timings.items()}
+        report["airflow_log"] = str(log_path)
+        print_report(report, code)
+        (state_dir / f"demo-{day}.json").write_text(json.dumps(report, indent=2, default=str))
+        if code != 0:
+            print(f"\nThe run FAILED (exit {code}); last lines of {log_path}:")
+            print("\n".join(log_path.read_text().splitlines()[-40:]))
+        return code
+    finally:
+        if args.keep_running:
+            print(f"\nThe sandbox keeps running at {endpoint} (pid {proc.pid}).")
+        else:
+            proc.terminate()
+            proc.wait(timeout=30)
+
+
+def print_report(r: dict, code: int) -> None:
+    width = shutil.get_terminal_size((100, 20)).columns
+    line = "-" * min(width, 100)
+    print(line)
+    print(f"demand_forecast, partition {r['partition_date']}: {'SUCCESS' if code == 0 else 'FAILED'}")
+    print(line)
+    ex = r.get("extract", {})
+    print(f"Rows extracted:       {ex.get('training_rows', '?'):,} training, {ex.get('scoring_rows', '?'):,} scoring")
+    for name, m in (r.get("evaluation", {}).get("models") or {}).items():
+        if m and m.get("wape") is not None:
+            print(f"  {name:<12} WAPE {m['wape']:.4f}  MAE {m['mae']:.3f}  bias {m['bias']:+.4f}")
+        else:
+            print(f"  {name:<12} -")
+    print(f"Gate decision:        {r.get('gate', '?')}")
+    pkg = r.get("model_package") or {}
+    print(f"Model package:        {pkg.get('arn', 'none')} ({pkg.get('status', '-')})")
+    print(f"Prediction rows:      {r.get('prediction_rows', '?')} (Athena: SELECT count(*) ... WHERE dt='{r['partition_date']}')")
+    part = r.get("partition") or {}
+    print(f"Glue partition:       {part.get('table', '')} dt={r['partition_date']} -> {part.get('location', 'NOT REGISTERED')}")
+    print(f"Slack messages:       {len(r.get('slack', []))}")
+    for m in r.get("slack", []):
+        print(f"  #{m.get('channel_name')}: {(m.get('text') or '')[:150]}")
+    print(f"Timings (s):          {r['timings_s']}")
+    print(line)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
