@@ -253,7 +253,9 @@ class AthenaService:
         with self._lock:
             ids = [q for q in reversed(region.order) if region.queries[q].workgroup == wg.name]
         start = decode_token(params["NextToken"], f"list:{wg.name}") if params.get("NextToken") else 0
-        out: dict[str, Any] = {"QueryExecutionIds": ids[start:start + limit]}
+        page = ids[start:start + limit]
+        # The model allows no empty id list: a workgroup without queries answers without the member.
+        out: dict[str, Any] = {"QueryExecutionIds": page} if page else {}
         if start + limit < len(ids):
             out["NextToken"] = encode_token(f"list:{wg.name}", start + limit)
         return out

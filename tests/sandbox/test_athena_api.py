@@ -157,3 +157,10 @@ def test_status_reports_queries_and_cache(athena: Athena, sandbox):
     status = sandbox.client.status()["athena"]
     assert status["queries"]["SUCCEEDED"] >= 1
     assert {"cached_objects", "s3_objects_fetched", "plan_cache_entries"} <= set(status)
+
+
+def test_list_query_executions_of_an_unused_workgroup(aws, unique):
+    athena = aws("athena")
+    athena.create_work_group(Name=f"{unique}-empty", Configuration={
+        "ResultConfiguration": {"OutputLocation": f"s3://{unique}-results/"}})
+    assert athena.list_query_executions(WorkGroup=f"{unique}-empty").get("QueryExecutionIds", []) == []

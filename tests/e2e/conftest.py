@@ -1,0 +1,80 @@
+"""A seeded sandbox and an Airflow home pointed at it, shared by the end-to-end tests."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO, SandboxHandle, start_sandbox, stop_sandbox
+
+# The last seeded day is yesterday (UTC), as in production: a run for D needs D to be over.
+LAST_DAY = datetime.now(UTC).date() - timedelta(days=1)
+
+
+@dataclass
+class Pipeline:
+    sandbox: SandboxHandle
+    airflow_home: Path
+    logs: Path
+
+    def env(self, **extra: str) -> dict[str, str]:
+        env = {**self.sandbox.env(), "AIRFLOW_HOME": str(self.airflow_home), **extra}
+        return env
+
+    def airflow(self, *args: str, check: bool = True, **extra_env: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "airflow", *args], cwd=REPO, env=self.env(**extra_env),
+                              capture_output=True, text=True, check=check)
+
+    def dags_test(self, day: date, **extra_env: str) -> tuple[int, str]:
+        """`airflow dags test demand_forecast <day>`; returns (exit code, log text)."""
+        log = self.logs / f"dags-test-{day}-{len(list(self.logs.iterdir()))}.log"
+        with log.open("w") as f:
+            proc = subprocess.run([sys.executable, "-m", "airflow", "dags", "test", "demand_forecast", day.isoformat()],
+                                  cwd=REPO, env=self.env(**extra_env), stdout=f, stderr=subprocess.STDOUT, timeout=900)
+        return proc.returncode, log.read_text()
+
+    def inspect(self, day: date) -> dict:
+        from tools.inspect_run import inspect_partition
+
+        return inspect_partition(self.sandbox.endpoint, day.isoformat())
+
+    def task_states(self, run_log: str) -> dict[str, str]:
+        """Final state per task of the run `dags test` just made (from the metadata DB)."""
+        import re
+
+        run_id = re.search(r"DagRun Finished: .*? run_id=([^,]+),", run_log).group(1)
+        out = self.airflow("tasks", "states-for-dag-run", "demand_forecast", run_id, "-o", "json").stdout
+        return {row["task_id"]: row["state"] for row in json.loads(out[out.index("["):])}
+
+
+@pytest.fixture(scope="session")
+def pipeline(tmp_path_factory) -> Pipeline:
+    state = tmp_path_factory.mktemp("e2e-sandbox")
+    proc, sandbox = start_sandbox(state)
+    try:
+        subprocess.run([sys.executable, "-m", "sandbox", "seed", "--port", sandbox.endpoint.rsplit(":", 1)[1],
+                        "--end-date", LAST_DAY.isoformat()], cwd=REPO, check=True, capture_output=True, text=True)
+        home = tmp_path_factory.mktemp("airflow-home")
+        logs = tmp_path_factory.mktemp("e2e-logs")
+        p = Pipeline(sandbox, home, logs)
+        p.airflow("db", "migrate")
+        p.airflow("pools", "set", "sagemaker_jobs", "4", "SageMaker jobs running at once")
+        yield p
+        violations = sandbox.client.stats()["shape_violations"]
+        assert not violations, violations
+    finally:
+        stop_sandbox(proc)
+
+
+def alerts(pipeline: Pipeline, day: date) -> list[dict]:
+    return [m for m in pipeline.sandbox.client.slack_messages() if day.isoformat() in (m.get("text") or "")]
+
+
+os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")

@@ -1,0 +1,153 @@
+"""demand_forecast end to end: real `airflow dags test` runs against the real sandbox, which runs the
+Athena SQL, the SageMaker job scripts and the registry for real. Assertions read the results back
+through S3, Glue, Athena and SageMaker, as an analyst or on-call engineer would."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+import yaml
+
+from tests.conftest import REPO
+from tests.e2e.conftest import LAST_DAY, alerts
+
+pytestmark = pytest.mark.e2e
+
+D = LAST_DAY - timedelta(days=1)  # LAST_DAY itself is left for the champion test, which needs D's model
+
+
+@pytest.fixture(scope="module")
+def first_run(pipeline):
+    code, log = pipeline.dags_test(D)
+    assert code == 0, log[-5000:]
+    return pipeline.inspect(D), log
+
+
+def test_one_partition_produces_everything_downstream_needs(pipeline, first_run):
+    report, log = first_run
+    series = report["evaluation"]["holdout"]["series"]
+    assert series >= 500
+    assert report["extract"]["training_rows"] > 250_000 and report["extract"]["scoring_rows"] == series * 7
+    # predictions rows = series x horizon, registered and readable through Athena
+    assert report["prediction_rows"] == series * 7
+    assert report["predictions"]["series"] == series
+    assert (report["predictions"]["first_day"], report["predictions"]["last_day"]) == (
+        (D + timedelta(days=1)).isoformat(), (D + timedelta(days=7)).isoformat())
+    assert report["partition"]["location"].endswith(f"/predictions/dt={D}/demand-forecast-predict-{D:%Y%m%d}-1/")
+    assert report["model_versions_for_partition"] == 1
+    assert report["model_package"]["status"] == "Approved"
+    assert report["gate"] == "challenger approved"
+    assert all(state == "success" for task, state in pipeline.task_states(log).items() if task != "keep_champion")
+    assert pipeline.task_states(log)["keep_champion"] == "skipped"
+    assert alerts(pipeline, D) == []
+
+
+def test_evaluation_is_sane(first_run):
+    evaluation = first_run[0]["evaluation"]
+    models = evaluation["models"]
+    assert evaluation["partition_date"] == D.isoformat()
+    assert evaluation["holdout"]["last_day"] == D.isoformat()
+    assert 0 < models["challenger"]["wape"] < models["baseline"]["wape"] < 1.5
+    assert abs(models["challenger"]["bias"]) < 0.2
+    assert models["challenger"]["rows"] == evaluation["holdout"]["rows"] > 3000
+    assert models["champion"] is None  # nothing was approved before D
+
+
+def test_predictions_are_a_csv_partition_analysts_can_query(pipeline, first_run):
+    from tools.inspect_run import athena_query
+
+    athena = pipeline.sandbox.boto3_client("athena")
+    rows = athena_query(athena, "SELECT store_id, item_id, forecast_date, horizon_days, predicted_units "
+                        "FROM predictions WHERE dt = ? ORDER BY store_id, item_id, horizon_days LIMIT 3",
+                        database="demand_forecast", workgroup="demand_forecast", params=[f"'{D}'"])
+    assert rows[0] == ["store_id", "item_id", "forecast_date", "horizon_days", "predicted_units"]
+    assert rows[1][:4] == ["S01", "I001", (D + timedelta(days=1)).isoformat(), "1"]
+    assert float(rows[1][4]) >= 0
+
+
+def test_model_version_carries_metrics_partition_and_run(pipeline, first_run):
+    sm = pipeline.sandbox.boto3_client("sagemaker")
+    pkg = sm.describe_model_package(ModelPackageName=first_run[0]["model_package"]["arn"])
+    meta = pkg["CustomerMetadataProperties"]
+    assert meta["partition_date"] == D.isoformat() and meta["dag_run_id"].startswith("manual__")
+    assert float(meta["challenger_wape"]) == pytest.approx(first_run[0]["evaluation"]["models"]["challenger"]["wape"])
+    assert pkg["ModelMetrics"]["ModelQuality"]["Statistics"]["S3Uri"].endswith("/evaluation.json")
+
+
+def test_asset_event_for_the_partition(pipeline, first_run):
+    code = (
+        "import json\n"
+        "from airflow.models.asset import AssetEvent\n"
+        "from airflow.utils.session import create_session\n"
+        "with create_session() as s:\n"
+        "    events = s.query(AssetEvent).all()\n"
+        "    print('EVENTS=' + json.dumps([{'extra': e.extra, 'partition_key': getattr(e, 'partition_key', None)} for e in events]))\n"
+    )
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", code], env=pipeline.env(), capture_output=True, text=True, check=True)
+    events = json.loads(out.stdout.split("EVENTS=", 1)[1])
+    mine = [e for e in events if e["extra"].get("partition") == f"dt='{D}'"]
+    assert mine and mine[0]["extra"]["table"] == "demand_forecast.predictions"
+    assert mine[0]["partition_key"] == D.isoformat()
+
+
+def test_same_partition_twice_leaves_one_partition_and_one_version(pipeline, first_run):
+    before = first_run[0]
+    code, log = pipeline.dags_test(D)
+    assert code == 0, log[-5000:]
+    after = pipeline.inspect(D)
+    assert after["model_versions_for_partition"] == 1
+    assert after["model_package"]["arn"] != before["model_package"]["arn"]  # replaced, not added
+    assert after["partition"]["location"].endswith(f"demand-forecast-predict-{D:%Y%m%d}-2/")
+    assert after["prediction_rows"] == before["prediction_rows"]
+    glue = pipeline.sandbox.boto3_client("glue")
+    parts = glue.get_partitions(DatabaseName="demand_forecast", TableName="predictions",
+                                Expression=f"dt = '{D}'")["Partitions"]
+    assert len(parts) == 1
+    # The rerun replaced the extract rather than adding to it.
+    assert after["extract"] == before["extract"]
+
+
+def test_rejected_challenger_keeps_the_champion_and_warns_without_paging(pipeline, first_run, tmp_path):
+    settings = yaml.safe_load((REPO / "include" / "config" / "demand_forecast.yaml").read_text())
+    settings["gate"]["max_wape"] = 0.01  # no model meets this
+    (tmp_path / "demand_forecast.yaml").write_text(yaml.safe_dump(settings))
+    code, log = pipeline.dags_test(LAST_DAY, BATCHML_CONFIG_DIR=str(tmp_path))
+    assert code == 0, log[-5000:]
+    report = pipeline.inspect(LAST_DAY)
+    states = pipeline.task_states(log)
+    assert states["register_model"] == "skipped" and states["keep_champion"] == "success"
+    assert report["model_versions_for_partition"] == 0
+    assert report["evaluation"]["models"]["champion"]["wape"] is not None
+    assert report["prediction_rows"] == report["evaluation"]["holdout"]["series"] * 7
+    [warning] = alerts(pipeline, LAST_DAY)
+    assert "champion kept" in warning["text"] and ":rotating_light:" not in json.dumps(warning["blocks"])
+
+
+def test_training_failure_pages_once_and_publishes_nothing(pipeline):
+    day = LAST_DAY - timedelta(days=2)
+    reason = "AlgorithmError: injected by the test: out of memory"
+    pipeline.sandbox.client.fail_job(f"demand-forecast-train-{day:%Y%m%d}-*", reason, count=None)
+    try:
+        code, log = pipeline.dags_test(day)
+    finally:
+        pipeline.sandbox.client.clear_faults()
+    assert code != 0
+    states = pipeline.task_states(log)
+    assert states["train"] == "failed"
+    assert states["publish_predictions"] == "upstream_failed"
+    # every try launched its own job (the earlier one had failed): retries + 1 jobs, none left running
+    sm = pipeline.sandbox.boto3_client("sagemaker")
+    jobs = sm.list_training_jobs(NameContains=f"demand-forecast-train-{day:%Y%m%d}")["TrainingJobSummaries"]
+    assert len(jobs) == 4 and {j["TrainingJobStatus"] for j in jobs} == {"Failed"}
+    [page] = alerts(pipeline, day)
+    assert reason in page["text"] and "demand_forecast.train failed" in page["text"]
+    assert "try 4/4" in page["text"] and "manual" in page["text"]
+    blocks = json.dumps(page["blocks"])
+    assert reason in blocks and "Task log" in blocks
+    report = pipeline.inspect(day)
+    assert report["partition"] is None and report["model_versions_for_partition"] == 0
