@@ -28,6 +28,7 @@ sandbox: install
 
 bench: install
 	$(BIN)/python bench/sandbox_bench.py
+	$(BIN)/python bench/pipeline_bench.py
 
 # Re-resolve the full dependency set and rewrite the lock (needs network; takes minutes).
 lock:

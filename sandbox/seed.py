@@ -286,8 +286,10 @@ def seed(endpoint: str, *, end_date: str | None = None, days: int = 730, stores:
         "predictions", predictions, PREDICTIONS_COLUMNS, CSV_SD,
         [("dt", "string", "the day the forecast was made from (partition), YYYY-MM-DD")],
         "Daily demand forecasts per store and item; one partition per forecast day."))
+    airflow = prepare_airflow_home()
     return {
         "endpoint": endpoint,
+        "airflow": airflow,
         "bucket": bucket,
         "sales": {"table": f"{profile.RAW_DATABASE}.sales", "first_day": start.isoformat(),
                   "last_day": end.isoformat(), "days": days, "series": cat.n_series, "rows": rows},
@@ -298,6 +300,26 @@ def seed(endpoint: str, *, end_date: str | None = None, days: int = 730, stores:
         "athena_workgroup": profile.ATHENA_WORKGROUP,
         "sagemaker_role_arn": profile.ROLE_ARN,
     }
+
+
+def prepare_airflow_home() -> dict[str, Any] | None:
+    """The Airflow side of what the pipeline expects: a migrated metadata DB and the SageMaker pool.
+    Only when AIRFLOW_HOME is set (as `python -m sandbox env` does) and Airflow is installed."""
+    import os
+    import subprocess
+    import sys
+
+    home = os.environ.get("AIRFLOW_HOME")
+    if not home:
+        return None
+    airflow = [sys.executable, "-m", "airflow"]
+    for args in (["db", "migrate"],
+                 ["pools", "set", profile.SAGEMAKER_POOL, str(profile.SAGEMAKER_JOB_QUOTA),
+                  "SageMaker jobs running at once (the account's quota)"]):
+        done = subprocess.run([*airflow, *args], capture_output=True, text=True)
+        if done.returncode != 0:
+            raise RuntimeError(f"`airflow {' '.join(args)}` failed:\n{done.stderr[-2000:]}")
+    return {"home": home, "pool": profile.SAGEMAKER_POOL, "pool_slots": profile.SAGEMAKER_JOB_QUOTA}
 
 
 def _load_sales(s3, glue, bucket, cat, start, end, seed, hols) -> int:

@@ -57,14 +57,6 @@ def airflow_env(endpoint: str, airflow_home: Path) -> dict[str, str]:
     return env
 
 
-def prepare_airflow(env: dict[str, str]) -> None:
-    """Migrate the metadata DB once, and create the SageMaker pool the DAG's job tasks use."""
-    airflow = [sys.executable, "-m", "airflow"]
-    subprocess.run([*airflow, "db", "migrate"], env=env, check=True, capture_output=True, text=True)
-    subprocess.run([*airflow, "pools", "set", "sagemaker_jobs", "4", "SageMaker jobs running at once"],
-                   env=env, check=True, capture_output=True, text=True)
-
-
 def run_dag(env: dict[str, str], day: str, log_path: Path) -> tuple[int, float]:
     started = time.monotonic()
     with log_path.open("w") as log:
@@ -96,17 +88,17 @@ def main(argv: list[str] | None = None) -> int:
     proc, endpoint = start_sandbox(state_dir, free_port(args.port))
     timings["sandbox_start_s"] = time.monotonic() - t
     try:
+        env = airflow_env(endpoint, airflow_home)
         t = time.monotonic()
+        # Seeding also migrates the Airflow DB under AIRFLOW_HOME and creates the SageMaker pool.
         seeded = subprocess.run([sys.executable, "-m", "sandbox", "seed", "--port", endpoint.rsplit(":", 1)[1],
-                                 "--end-date", last_seeded], cwd=REPO, check=True, capture_output=True, text=True)
-        timings["seed_s"] = time.monotonic() - t
+                                 "--end-date", last_seeded], cwd=REPO, env=env, capture_output=True, text=True)
+        if seeded.returncode != 0:
+            raise SystemExit(f"seeding failed:\n{seeded.stderr[-3000:]}")
+        timings["seed_and_airflow_setup_s"] = time.monotonic() - t
         seed_info = json.loads(seeded.stdout)
         print(f"Seeded {seed_info['sales']['rows']:,} sales rows: {seed_info['sales']['series']} series, "
               f"{seed_info['sales']['first_day']} .. {seed_info['sales']['last_day']}")
-        env = airflow_env(endpoint, airflow_home)
-        t = time.monotonic()
-        prepare_airflow(env)
-        timings["airflow_setup_s"] = time.monotonic() - t
         print(f"Running `airflow dags test demand_forecast {day}` against the sandbox at {endpoint} ...")
         log_path = state_dir / f"demo-{day}.log"
         code, seconds = run_dag(env, day, log_path)

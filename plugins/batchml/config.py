@@ -5,7 +5,7 @@
   the field. Reading a file is the only thing this does at parse time: no network, no database.
 - **Environment** (Airflow Variable ``<pipeline>_env``, JSON): where it runs — bucket, role ARN,
   Athena workgroup, Slack channel. Read and validated at run time by the first task, because
-  Variables live in the metadata database or a secrets backend.
+  Variables live in the metadata database or a secrets backend (see ``batchml.environment``).
 
 Both are validated with JSON Schema (jsonschema is already loaded by Airflow), reporting every problem
 at once rather than the first.
@@ -13,23 +13,21 @@ at once rather than the first.
 
 from __future__ import annotations
 
-import json
 import os
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 INCLUDE_DIR = Path(__file__).resolve().parents[2] / "include"
 
-_IDENT = "^[a-z_][a-z0-9_]{0,127}$"
+IDENTIFIER = "^[a-z_][a-z0-9_]{0,127}$"
 _SETTINGS_SCHEMA: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
     "required": ["pipeline", "owner", "tags", "start_date", "data", "quality", "model", "gate", "retries",
                  "timeouts_minutes", "sagemaker_pool", "alerts"],
     "properties": {
-        "pipeline": {"type": "string", "pattern": _IDENT},
+        "pipeline": {"type": "string", "pattern": IDENTIFIER},
         "owner": {"type": "string", "minLength": 1},
         "tags": {"type": "array", "items": {"type": "string"}, "minItems": 1},
         "start_date": {"type": "string", "format": "date", "pattern": r"^\d{4}-\d{2}-\d{2}$"},
@@ -108,35 +106,12 @@ _SETTINGS_SCHEMA: dict[str, Any] = {
     },
 }
 
-ENVIRONMENT_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "additionalProperties": False,
-    "required": ["region", "bucket", "sagemaker_role_arn", "athena_workgroup", "raw_database",
-                 "forecast_database", "model_package_group", "slack_channel"],
-    "properties": {
-        "region": {"type": "string", "pattern": r"^[a-z]{2}(-gov)?-[a-z]+-\d$"},
-        "bucket": {"type": "string", "pattern": r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"},
-        "prefix": {"type": "string", "pattern": r"^([A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*)?$"},
-        "sagemaker_role_arn": {"type": "string", "pattern": r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$"},
-        "athena_workgroup": {"type": "string", "pattern": r"^[A-Za-z0-9._-]{1,128}$"},
-        "athena_output_location": {"type": "string", "pattern": r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/[\w./=-]*$"},
-        "raw_database": {"type": "string", "pattern": _IDENT},
-        "forecast_database": {"type": "string", "pattern": _IDENT},
-        "model_package_group": {"type": "string", "pattern": r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$"},
-        "slack_channel": {"type": "string", "pattern": r"^(#[a-z0-9_-]{1,80}|[CG][A-Z0-9]{6,})$"},
-        "oncall_handle": {"type": "string", "maxLength": 80},
-        "aws_conn_id": {"type": "string", "pattern": "^[A-Za-z0-9_.-]+$"},
-        "poll_interval_seconds": {"type": "number", "minimum": 0.2, "maximum": 600},
-        "kms_key_id": {"type": "string", "minLength": 1},
-    },
-}
-
 
 class ConfigError(ValueError):
     """Configuration that cannot be used; the message lists every problem, each with its path."""
 
 
-def _validate(document: Any, schema: dict[str, Any], source: str) -> None:
+def validate(document: Any, schema: dict[str, Any], source: str) -> None:
     import jsonschema
 
     validator = jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
@@ -146,26 +121,12 @@ def _validate(document: Any, schema: dict[str, Any], source: str) -> None:
         raise ConfigError(f"{source} is invalid:\n" + "\n".join(lines))
 
 
-@dataclass(frozen=True)
-class RetryPolicy:
-    count: int
-    delay: timedelta
-    backoff: float
-    max_delay: timedelta
-
-    def task_kwargs(self) -> dict[str, Any]:
-        return {
-            "retries": self.count,
-            "retry_delay": self.delay,
-            "retry_exponential_backoff": self.backoff,
-            "max_retry_delay": self.max_delay,
-        }
-
-
-@dataclass(frozen=True)
 class PipelineSettings:
-    raw: dict[str, Any]
-    source: str
+    """The validated settings file. A plain class: it is built while the DAG is parsed, where every
+    millisecond is paid on each parse (a dataclass definition alone costs about one)."""
+
+    def __init__(self, raw: dict[str, Any], source: str):
+        self.raw, self.source = raw, source
 
     @classmethod
     def load(cls, pipeline: str, path: Path | None = None) -> PipelineSettings:
@@ -174,11 +135,12 @@ class PipelineSettings:
         # BATCHML_CONFIG_DIR lets a deployment (or a test) keep its settings files elsewhere.
         config_dir = Path(os.environ.get("BATCHML_CONFIG_DIR") or INCLUDE_DIR / "config")
         path = path or config_dir / f"{pipeline}.yaml"
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: ~10x faster, parse time counts
         try:
-            document = yaml.safe_load(path.read_text())
+            document = yaml.load(path.read_text(), Loader=loader)  # noqa: S506 (a safe loader)
         except (OSError, yaml.YAMLError) as e:
             raise ConfigError(f"cannot read pipeline settings {path}: {e}") from None
-        _validate(document, _SETTINGS_SCHEMA, str(path))
+        validate(document, _SETTINGS_SCHEMA, str(path))
         if document["pipeline"] != pipeline:
             raise ConfigError(f"{path}: pipeline is {document['pipeline']!r}, expected {pipeline!r}")
         return cls(document, str(path))
@@ -196,59 +158,19 @@ class PipelineSettings:
 
         return datetime.fromisoformat(self.raw["start_date"]).replace(tzinfo=UTC)
 
-    @property
-    def retry_policy(self) -> RetryPolicy:
-        """Retry timing; BATCHML_RETRY_DELAY_SECONDS / BATCHML_MAX_RETRY_DELAY_SECONDS shorten it for
-        the sandbox and tests (`airflow dags test` really sleeps through retry delays)."""
+    def retry_args(self) -> dict[str, Any]:
+        """Task retry arguments. BATCHML_RETRY_DELAY_SECONDS / BATCHML_MAX_RETRY_DELAY_SECONDS shorten
+        the delays for the sandbox and tests (`airflow dags test` really sleeps through them)."""
         r = self.raw["retries"]
         delay = float(os.environ.get("BATCHML_RETRY_DELAY_SECONDS", r["delay_seconds"]))
         max_delay = float(os.environ.get("BATCHML_MAX_RETRY_DELAY_SECONDS", r["max_delay_seconds"]))
-        return RetryPolicy(r["count"], timedelta(seconds=delay), float(r["backoff"]), timedelta(seconds=max_delay))
+        return {
+            "retries": r["count"],
+            "retry_delay": timedelta(seconds=delay),
+            "retry_exponential_backoff": float(r["backoff"]),
+            "max_retry_delay": timedelta(seconds=max_delay),
+        }
 
     def timeout(self, task_id: str) -> timedelta:
         minutes = self.raw["timeouts_minutes"]
         return timedelta(minutes=minutes.get(task_id, minutes["default"]))
-
-
-@dataclass(frozen=True)
-class EnvironmentConfig:
-    """Where a pipeline runs. Keys are documented in ENVIRONMENT_SCHEMA and the README."""
-
-    region: str
-    bucket: str
-    sagemaker_role_arn: str
-    athena_workgroup: str
-    raw_database: str
-    forecast_database: str
-    model_package_group: str
-    slack_channel: str
-    prefix: str = ""
-    athena_output_location: str | None = None
-    oncall_handle: str = ""
-    aws_conn_id: str = "aws_default"
-    poll_interval_seconds: float = 30.0
-    kms_key_id: str | None = None
-
-    @classmethod
-    def from_json(cls, text: str | None, source: str) -> EnvironmentConfig:
-        if not text:
-            raise ConfigError(f"{source} is not set: see README, 'Configuration', for its keys")
-        try:
-            document = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise ConfigError(f"{source} is not valid JSON: {e}") from None
-        _validate(document, ENVIRONMENT_SCHEMA, source)
-        return cls(**document)
-
-    @classmethod
-    def load(cls, pipeline: str) -> EnvironmentConfig:
-        """Read the `<pipeline>_env` Variable (environment variable AIRFLOW_VAR_<PIPELINE>_ENV works too)."""
-        from airflow.sdk import Variable
-
-        name = f"{pipeline}_env"
-        return cls.from_json(Variable.get(name, default=None), f"Airflow Variable {name!r}")
-
-    def as_dict(self) -> dict[str, Any]:
-        from dataclasses import asdict
-
-        return asdict(self)

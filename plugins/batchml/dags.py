@@ -23,7 +23,7 @@ def default_args(settings: PipelineSettings) -> dict[str, Any]:
     and a page to on-call when the last try fails."""
     return {
         "owner": settings["owner"],
-        **settings.retry_policy.task_kwargs(),
+        **settings.retry_args(),
         "execution_timeout": settings.timeout("default"),
         "on_failure_callback": OnCallNotifier(pipeline=settings.name,
                                               slack_conn_id=settings["alerts"]["slack_conn_id"]),

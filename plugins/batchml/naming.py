@@ -10,7 +10,6 @@ name, and a counter says how many attempts there were.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import date
 
 _JOB_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
@@ -40,13 +39,11 @@ def job_sequence(prefix: str, name: str) -> int | None:
     return int(m.group(1)) if m else None
 
 
-@dataclass(frozen=True)
 class S3Layout:
     """Where one pipeline keeps its files: ``s3://<bucket>/<prefix>/<pipeline>/<area>/dt=<day>/``."""
 
-    bucket: str
-    prefix: str
-    pipeline: str
+    def __init__(self, bucket: str, prefix: str, pipeline: str):
+        self.bucket, self.prefix, self.pipeline = bucket, prefix, pipeline
 
     @property
     def root(self) -> str:

@@ -59,13 +59,13 @@ def pipeline(tmp_path_factory) -> Pipeline:
     state = tmp_path_factory.mktemp("e2e-sandbox")
     proc, sandbox = start_sandbox(state)
     try:
-        subprocess.run([sys.executable, "-m", "sandbox", "seed", "--port", sandbox.endpoint.rsplit(":", 1)[1],
-                        "--end-date", LAST_DAY.isoformat()], cwd=REPO, check=True, capture_output=True, text=True)
         home = tmp_path_factory.mktemp("airflow-home")
         logs = tmp_path_factory.mktemp("e2e-logs")
         p = Pipeline(sandbox, home, logs)
-        p.airflow("db", "migrate")
-        p.airflow("pools", "set", "sagemaker_jobs", "4", "SageMaker jobs running at once")
+        # The documented seeding step, which also migrates the Airflow DB and creates the pool.
+        subprocess.run([sys.executable, "-m", "sandbox", "seed", "--port", sandbox.endpoint.rsplit(":", 1)[1],
+                        "--end-date", LAST_DAY.isoformat()], cwd=REPO, env=p.env(), check=True, capture_output=True,
+                       text=True)
         yield p
         violations = sandbox.client.stats()["shape_violations"]
         assert not violations, violations

@@ -84,7 +84,7 @@ def jobs(sandbox, prefix: str) -> list[dict]:
 def test_retry_attaches_to_the_running_job_of_the_earlier_try(aws_env, bucket, unique):
     prefix = f"{unique}-pre-20261120"
     first = processing_op("pre", prefix, bucket, sleep=2)
-    from batchml.operators.sagemaker import Attempt
+    from batchml.attempts import Attempt
 
     # Try 1 launched its job, then its worker died while the job ran.
     name = first._launch(Attempt.of(context("pre", 1), 3))
@@ -138,7 +138,7 @@ def _wait_status(sandbox, prefix: str, wanted: str, timeout: float = 20) -> str:
 
 
 def test_a_killed_task_stops_its_job(aws_env, bucket, unique):
-    from batchml.operators.sagemaker import Attempt
+    from batchml.attempts import Attempt
 
     prefix = f"{unique}-pre-20261120"
     op = processing_op("pre", prefix, bucket, sleep=60)
@@ -151,7 +151,7 @@ def test_a_deferral_timeout_stops_the_job(aws_env, bucket, unique):
     from airflow.sdk.bases.operator import TriggerFailureReason
     from airflow.sdk.exceptions import TaskDeferralTimeout
 
-    from batchml.operators.sagemaker import Attempt
+    from batchml.attempts import Attempt
 
     prefix = f"{unique}-pre-20261120"
     op = processing_op("pre", prefix, bucket, sleep=60)

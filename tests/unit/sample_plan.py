@@ -3,8 +3,9 @@
 import json
 from datetime import date
 
-from batchml.config import EnvironmentConfig, PipelineSettings
+from batchml.config import PipelineSettings
 from batchml.demand_forecast import plan
+from batchml.environment import EnvironmentConfig
 from sandbox.profile import pipeline_environment
 
 

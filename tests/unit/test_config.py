@@ -5,14 +5,15 @@ import json
 import pytest
 import yaml
 
-from batchml.config import INCLUDE_DIR, ConfigError, EnvironmentConfig, PipelineSettings
+from batchml.config import INCLUDE_DIR, ConfigError, PipelineSettings
+from batchml.environment import EnvironmentConfig
 from sandbox.profile import pipeline_environment
 
 
 def test_the_shipped_settings_are_valid():
     settings = PipelineSettings.load("demand_forecast")
-    assert settings.retry_policy.count >= 2
-    assert settings.retry_policy.backoff > 1
+    assert settings.retry_args()["retries"] >= 2
+    assert settings.retry_args()["retry_exponential_backoff"] > 1
 
 
 def _write(tmp_path, mutate):
@@ -44,7 +45,7 @@ def test_unknown_keys_are_rejected(tmp_path):
 
 def test_retry_delays_can_be_shortened_for_the_sandbox(monkeypatch):
     monkeypatch.setenv("BATCHML_RETRY_DELAY_SECONDS", "2")
-    assert PipelineSettings.load("demand_forecast").retry_policy.delay.total_seconds() == 2
+    assert PipelineSettings.load("demand_forecast").retry_args()["retry_delay"].total_seconds() == 2
 
 
 def test_sandbox_environment_is_valid():

@@ -2,7 +2,7 @@
 
 from botocore.exceptions import ClientError
 
-from batchml.notifiers import Alert, aws_reason, failure_message, warning_message
+from batchml.alerts import Alert, aws_reason, failure_message, warning_message
 from batchml.operators.athena import AthenaQueryFailed
 from batchml.operators.sagemaker import SageMakerJobFailed
 

@@ -14,7 +14,8 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from batchml.config import INCLUDE_DIR, EnvironmentConfig, PipelineSettings
+from batchml.config import INCLUDE_DIR, PipelineSettings
+from batchml.environment import EnvironmentConfig
 from batchml.naming import S3Layout
 
 SCRIPTS_DIR = INCLUDE_DIR / "scripts" / "demand_forecast"

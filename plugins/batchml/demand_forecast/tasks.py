@@ -28,8 +28,9 @@ def _aws(run: dict[str, Any]) -> dict[str, Any]:
 @task(multiple_outputs=False)
 def prepare_run(params: dict[str, Any] | None = None) -> dict[str, Any]:
     """Validate the environment, pick the partition, stage the job code and find the champion."""
-    from batchml.config import ConfigError, EnvironmentConfig
+    from batchml.config import ConfigError
     from batchml.demand_forecast import plan
+    from batchml.environment import EnvironmentConfig
 
     context = get_current_context()
     settings = _settings()
@@ -184,7 +185,7 @@ def _check_evaluation(report: dict[str, Any], run: dict[str, Any]) -> None:
 @task(multiple_outputs=False)
 def keep_champion(run: dict[str, Any], decision: dict[str, Any]) -> str:
     """The challenger was rejected but a champion exists: predict with it, and tell on-call without paging."""
-    from batchml.notifiers import send_warning
+    from batchml.alerts import send_warning
 
     ti = get_current_context()["ti"]
     arn = decision["champion_arn"]

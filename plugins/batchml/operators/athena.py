@@ -26,10 +26,11 @@ from airflow.sdk.configuration import conf
 from airflow.sdk.exceptions import AirflowException
 
 from batchml import sql as sqlmod
-from batchml.operators.sagemaker import Attempt
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
+
+    from batchml.attempts import Attempt
 
 _MARKER = re.compile(r"^-- airflow: dag_id=(\S+) run_id=(\S+) task_id=(\S+) try_number=(\d+)$", re.M)
 _RUNNING, _DONE = {"QUEUED", "RUNNING"}, {"SUCCEEDED"}
@@ -109,6 +110,8 @@ class AthenaUnloadOperator(AwsBaseOperator[AthenaHook]):
         self._query_id: str | None = None
 
     def execute(self, context: Context) -> dict[str, Any]:
+        from batchml.attempts import Attempt
+
         attempt = Attempt.of(context, self.retries or 0)
         earlier = self._earlier_query(attempt, context)
         if earlier is not None:
@@ -181,6 +184,9 @@ class AthenaUnloadOperator(AwsBaseOperator[AthenaHook]):
     def _wait(self, query_id: str) -> dict[str, Any]:
         self._query_id = query_id
         poll = float(self.poll_interval)
+        query = self.hook.conn.get_query_execution(QueryExecutionId=query_id)["QueryExecution"]
+        if query["Status"]["State"] not in _RUNNING:  # short queries end before a trigger would start
+            return self._finish(query)
         if self.deferrable:
             from airflow.providers.amazon.aws.triggers.athena import AthenaTrigger
 
@@ -239,6 +245,8 @@ class AthenaUnloadOperator(AwsBaseOperator[AthenaHook]):
 
     def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: Context):
         if next_method == "__fail__":
+            from batchml.attempts import Attempt
+
             query = self._earlier_query(Attempt.of(context, self.retries or 0), context)
             if query is not None and query["Status"]["State"] in _RUNNING:
                 self._stop(query["QueryExecutionId"])

@@ -22,7 +22,6 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
@@ -37,7 +36,8 @@ from batchml import naming
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-TAG_DAG, TAG_RUN, TAG_TASK, TAG_TRY = "airflow:dag_id", "airflow:run_id", "airflow:task_id", "airflow:try_number"
+    from batchml.attempts import Attempt
+
 RUNNING, DONE, FAILED = {"InProgress", "Stopping"}, {"Completed"}, {"Failed", "Stopped"}
 
 
@@ -48,37 +48,6 @@ class SageMakerJobFailed(AirflowException):
         self.job_type, self.job_name, self.status = job_type, job_name, status
         self.aws_reason = reason or f"the job ended {status} without a FailureReason"
         super().__init__(f"SageMaker {job_type} job {job_name} {status}: {self.aws_reason}")
-
-
-@dataclass(frozen=True)
-class Attempt:
-    """Which tries of a task instance belong together: those since the task was last cleared."""
-
-    dag_id: str
-    run_id: str
-    task_id: str
-    try_number: int
-    first_try: int
-
-    @classmethod
-    def of(cls, context: Context, retries: int) -> Attempt:
-        ti = context["ti"]
-        # Same formula Airflow uses for the first try after a clear (max_tries grows on each clear).
-        first = max(1, ti.max_tries - retries + 1) if ti.max_tries else 1
-        return cls(ti.dag_id, ti.run_id, ti.task_id, ti.try_number, min(first, ti.try_number))
-
-    def tags(self) -> list[dict[str, str]]:
-        return [{"Key": TAG_DAG, "Value": self.dag_id}, {"Key": TAG_RUN, "Value": self.run_id},
-                {"Key": TAG_TASK, "Value": self.task_id}, {"Key": TAG_TRY, "Value": str(self.try_number)}]
-
-    def launched(self, tags: dict[str, str]) -> bool:
-        """Whether a job with these tags was launched by this attempt chain."""
-        try:
-            job_try = int(tags.get(TAG_TRY, "0"))
-        except ValueError:
-            return False
-        return (tags.get(TAG_DAG), tags.get(TAG_RUN), tags.get(TAG_TASK)) == (
-            self.dag_id, self.run_id, self.task_id) and self.first_try <= job_try <= self.try_number
 
 
 class SageMakerJobOperator(AwsBaseOperator[SageMakerHook]):
@@ -151,6 +120,8 @@ class SageMakerJobOperator(AwsBaseOperator[SageMakerHook]):
 
     # -- the attempt ---------------------------------------------------------------------------------
     def execute(self, context: Context) -> dict[str, Any]:
+        from batchml.attempts import Attempt
+
         attempt = Attempt.of(context, self.retries or 0)
         earlier = self._earlier_job(attempt)
         if earlier is not None:
@@ -214,6 +185,9 @@ class SageMakerJobOperator(AwsBaseOperator[SageMakerHook]):
     def _wait(self, context: Context, name: str) -> dict[str, Any]:
         self._job_name = name
         poll = float(self.poll_interval)
+        describe = self._describe(name)
+        if describe[self.status_key] not in RUNNING:  # already over: no trigger round trip
+            return self._finish(describe)
         if self.deferrable:
             from airflow.providers.amazon.aws.triggers.sagemaker import SageMakerTrigger
 
@@ -261,6 +235,8 @@ class SageMakerJobOperator(AwsBaseOperator[SageMakerHook]):
     # -- stopping --------------------------------------------------------------------------------------
     def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: Context):
         if next_method == "__fail__":  # the deferral timed out or the trigger crashed: don't orphan the job
+            from batchml.attempts import Attempt
+
             job = self._earlier_job(Attempt.of(context, self.retries or 0))
             if job is not None:
                 self._stop_if_running(job[self.name_key])
