@@ -27,7 +27,15 @@ from airflow.providers.amazon.aws.sensors.glue_catalog_partition import GlueCata
 from airflow.sdk import DAG, Asset, CronDataIntervalTimetable, Param
 
 from batchml.config import INCLUDE_DIR, PipelineSettings
-from batchml.dags import apply_timeouts, aws_args, default_args, job_args, plan
+from batchml.dags import (
+    apply_timeouts,
+    aws_args,
+    default_args,
+    job_args,
+    plan,
+    publish_deadline,
+    recovery_callback,
+)
 from batchml.demand_forecast import requests
 from batchml.demand_forecast.tasks import check_data_quality, gate, keep_champion, prepare_run
 from batchml.operators.athena import AthenaUnloadOperator
@@ -51,6 +59,7 @@ with DAG(
     catchup=False,
     max_active_runs=settings["max_active_runs"],
     default_args=default_args(settings),
+    deadline=publish_deadline(settings),
     params={
         "history_days": Param(settings["data"]["history_days"], type="integer", minimum=120, maximum=1095,
                               description="Days of sales history to extract, ending at the partition day."),
@@ -101,7 +110,7 @@ with DAG(
     published = GlueCatalogUpsertPartitionOperator(
         task_id="publish_predictions", database_name=plan("env", "forecast_database"), table_name="predictions",
         partition_values=["{{ ds }}"], location="{{ ti.xcom_pull(task_ids='batch_predict')['output_path'] }}",
-        outlets=[PREDICTIONS], **aws_args())
+        outlets=[PREDICTIONS], on_success_callback=recovery_callback(settings), **aws_args())
 
     run >> sales_ready >> [history, scoring] >> quality >> features
     decision >> [registered, kept] >> predictions >> published

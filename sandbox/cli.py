@@ -45,6 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--state-dir", default=DEFAULT_STATE_DIR)
     p.add_argument("--json", action="store_true")
     p.add_argument("--last", type=int, help="only the last N messages")
+    p.add_argument("--all", action="store_true", help="every record, including edits and deletions")
 
     p = sub.add_parser("fault", help="inject or clear faults (see README)")
     _where(p)
@@ -139,10 +140,12 @@ def _seed(args: argparse.Namespace) -> int:
 def _slack(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from sandbox.slack import render_blocks
+    from sandbox.slack import current, render_blocks
 
     path = Path(args.state_dir) / "slack.jsonl"
     records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
+    if not args.all:
+        records = current(records)
     if args.last:
         records = records[-args.last:]
     if args.json:

@@ -25,7 +25,6 @@ MODEL_PACKAGE_GROUP = "demand-forecast"
 SLACK_CHANNEL = "#demand-forecast-oncall"
 # The sandbox runs at most this many jobs at once (serve --max-concurrent-jobs), like an account quota.
 SAGEMAKER_JOB_QUOTA = 4
-SAGEMAKER_POOL = "sagemaker_jobs"
 # Not a secret: the sandbox accepts any token of Slack's shape.
 SLACK_TOKEN = "xoxb-sandbox-0000"
 SLACK_WEBHOOK_PATH = "T0SANDBOX/B0SANDBOX/sandbox0webhook"
@@ -47,6 +46,7 @@ def pipeline_environment() -> dict:
         "oncall_handle": "@ml-oncall",
         # Short polls: sandbox jobs take seconds, not minutes.
         "poll_interval_seconds": 0.5,
+        "sagemaker_job_quota": SAGEMAKER_JOB_QUOTA,
     }
 
 

@@ -303,8 +303,9 @@ def seed(endpoint: str, *, end_date: str | None = None, days: int = 730, stores:
 
 
 def prepare_airflow_home() -> dict[str, Any] | None:
-    """The Airflow side of what the pipeline expects: a migrated metadata DB and the SageMaker pool.
-    Only when AIRFLOW_HOME is set (as `python -m sandbox env` does) and Airflow is installed."""
+    """The Airflow side of what the pipeline expects: a migrated metadata DB, and the SageMaker pool
+    sized from the environment Variable (`python -m batchml.deploy`, as on a real deployment).
+    Only when AIRFLOW_HOME is set (as `python -m sandbox env` does)."""
     import os
     import subprocess
     import sys
@@ -312,14 +313,17 @@ def prepare_airflow_home() -> dict[str, Any] | None:
     home = os.environ.get("AIRFLOW_HOME")
     if not home:
         return None
-    airflow = [sys.executable, "-m", "airflow"]
-    for args in (["db", "migrate"],
-                 ["pools", "set", profile.SAGEMAKER_POOL, str(profile.SAGEMAKER_JOB_QUOTA),
-                  "SageMaker jobs running at once (the account's quota)"]):
-        done = subprocess.run([*airflow, *args], capture_output=True, text=True)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        filter(None, [str(profile.REPO_ROOT / "plugins"), os.environ.get("PYTHONPATH")]))}
+    steps = ([sys.executable, "-m", "airflow", "db", "migrate"],
+             [sys.executable, "-m", "batchml.deploy", "demand_forecast"])
+    outputs = []
+    for cmd in steps:
+        done = subprocess.run(cmd, capture_output=True, text=True, env=env)
         if done.returncode != 0:
-            raise RuntimeError(f"`airflow {' '.join(args)}` failed:\n{done.stderr[-2000:]}")
-    return {"home": home, "pool": profile.SAGEMAKER_POOL, "pool_slots": profile.SAGEMAKER_JOB_QUOTA}
+            raise RuntimeError(f"`{' '.join(cmd[1:])}` failed:\n{done.stderr[-2000:]}")
+        outputs.append(done.stdout)
+    return {"home": home, **json.loads(outputs[-1].strip().splitlines()[-1])}
 
 
 def _load_sales(s3, glue, bucket, cat, start, end, seed, hols) -> int:

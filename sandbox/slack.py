@@ -74,6 +74,12 @@ class SlackService:
             f.write(json.dumps(record, sort_keys=True) + "\n")
 
     def messages(self) -> list[dict[str, Any]]:
+        """Messages as they stand now (edited and deleted ones resolved), oldest first."""
+        with self._lock:
+            return [dict(m) for m in self._latest()]
+
+    def log(self) -> list[dict[str, Any]]:
+        """Everything received, including edits and deletions, in order."""
         with self._lock:
             return [dict(m) for m in self._messages]
 
@@ -131,6 +137,10 @@ class SlackService:
             return {"ok": False, "error": "no_text"}
         if blocks is not None and not isinstance(blocks, list):
             return {"ok": False, "error": "invalid_blocks"}
+        metadata = _maybe_json(args.get("metadata"))
+        if metadata is not None and not (isinstance(metadata, dict) and metadata.get("event_type")
+                                         and isinstance(metadata.get("event_payload", {}), dict)):
+            return {"ok": False, "error": "invalid_metadata_format"}
         cid = channel_id(str(channel))
         thread_ts = args.get("thread_ts")
         if thread_ts and not any(m["ts"] == thread_ts and m["channel"] == cid for m in self._messages):
@@ -146,6 +156,7 @@ class SlackService:
             "thread_ts": thread_ts,
             "text": text,
             "blocks": blocks,
+            "metadata": metadata,
             "received_at": datetime.now(UTC).isoformat(timespec="milliseconds"),
         }
         self._append(record)
@@ -170,28 +181,45 @@ class SlackService:
         return {"ok": False, "error": "message_not_found"}
 
     def _api_conversations_history(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Top-level messages newest first, like Slack: ``oldest``/``latest`` bounds, ``limit`` and a cursor."""
         cid = channel_id(str(args.get("channel", "")))
-        top = [m for m in self._latest() if m["channel"] == cid and not m.get("thread_ts")]
-        limit = int(args.get("limit") or 100)
-        return {"ok": True, "messages": [_as_message(m) for m in reversed(top)][:limit], "has_more": False}
+        if cid not in self._channels:
+            return {"ok": False, "error": "channel_not_found"}
+        oldest, latest = float(args.get("oldest") or 0), float(args.get("latest") or "inf")
+        top = [m for m in reversed(self._latest()) if m["channel"] == cid and not m.get("thread_ts")
+               and oldest <= float(m["ts"]) <= latest]
+        return self._page(top, args)
 
     def _api_conversations_replies(self, args: dict[str, Any]) -> dict[str, Any]:
         cid, ts = channel_id(str(args.get("channel", ""))), args.get("ts")
         thread = [m for m in self._latest() if m["channel"] == cid and (m["ts"] == ts or m.get("thread_ts") == ts)]
         if not thread:
             return {"ok": False, "error": "thread_not_found"}
-        return {"ok": True, "messages": [_as_message(m) for m in thread], "has_more": False}
+        return self._page(thread, args)
+
+    def _page(self, messages: list[dict[str, Any]], args: dict[str, Any]) -> dict[str, Any]:
+        limit = max(1, min(int(args.get("limit") or 100), 1000))
+        start = int(args.get("cursor") or 0)
+        with_metadata = str(args.get("include_all_metadata", "")).lower() in ("1", "true")
+        page = [_as_message(m, with_metadata) for m in messages[start:start + limit]]
+        more = start + limit < len(messages)
+        return {"ok": True, "messages": page, "has_more": more,
+                "response_metadata": {"next_cursor": str(start + limit) if more else ""}}
+
+    def _api_chat_delete(self, args: dict[str, Any]) -> dict[str, Any]:
+        cid, ts = channel_id(str(args.get("channel", ""))), args.get("ts")
+        for m in self._latest():
+            if m["channel"] == cid and m["ts"] == ts and not m.get("deleted"):
+                self._append({**m, "via": "web_api:delete", "deleted": True})
+                return {"ok": True, "channel": cid, "ts": ts}
+        return {"ok": False, "error": "message_not_found"}
 
     def _api_conversations_list(self, args: dict[str, Any]) -> dict[str, Any]:
         channels = [{"id": cid, "name": name, "is_channel": True} for cid, name in sorted(self._channels.items())]
         return {"ok": True, "channels": channels, "response_metadata": {"next_cursor": ""}}
 
     def _latest(self) -> list[dict[str, Any]]:
-        """Messages as they stand now: an update replaces the message it edits."""
-        by_key: dict[tuple[str, str], dict[str, Any]] = {}
-        for m in self._messages:
-            by_key[(m["channel"], m["ts"])] = m
-        return sorted(by_key.values(), key=lambda m: float(m["ts"]))
+        return current(self._messages)
 
     # -- incoming webhooks ----------------------------------------------------------------------------
     def handle_webhook(self, hook_path: str, body: bytes) -> Response:
@@ -226,12 +254,23 @@ class SlackService:
         return _text("ok")
 
 
-def _as_message(m: dict[str, Any]) -> dict[str, Any]:
+def current(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Messages as they stand now, oldest first: an update replaces the message it edits, a delete
+    removes it."""
+    by_key: dict[tuple[str, str], dict[str, Any]] = {}
+    for m in records:
+        by_key[(m["channel"], m["ts"])] = m
+    return sorted((m for m in by_key.values() if not m.get("deleted")), key=lambda m: float(m["ts"]))
+
+
+def _as_message(m: dict[str, Any], with_metadata: bool = False) -> dict[str, Any]:
     out = {"type": "message", "user": BOT_USER_ID, "bot_id": BOT_ID, "ts": m["ts"], "text": m.get("text") or ""}
     if m.get("blocks"):
         out["blocks"] = m["blocks"]
     if m.get("thread_ts"):
         out["thread_ts"] = m["thread_ts"]
+    if with_metadata and m.get("metadata"):
+        out["metadata"] = m["metadata"]
     return out
 
 

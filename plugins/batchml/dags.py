@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from batchml.config import PipelineSettings
-from batchml.notifiers import OnCallNotifier
+from batchml.notifiers import OnCallNotifier, RecoveryNotifier
 
 PLAN_TASK = "prepare_run"
 
@@ -28,6 +28,24 @@ def default_args(settings: PipelineSettings) -> dict[str, Any]:
         "on_failure_callback": OnCallNotifier(pipeline=settings.name,
                                               slack_conn_id=settings["alerts"]["slack_conn_id"]),
     }
+
+
+def recovery_callback(settings: PipelineSettings) -> RecoveryNotifier:
+    """For the task that publishes a partition: a 'recovered' reply if that partition had failed."""
+    return RecoveryNotifier(pipeline=settings.name, slack_conn_id=settings["alerts"]["slack_conn_id"])
+
+
+def publish_deadline(settings: PipelineSettings):
+    """Page if a scheduled run has not finished ``publish_deadline_hours`` after its day ended
+    (an Airflow 3 Deadline Alert; the callback runs in the triggerer)."""
+    from airflow.sdk import AsyncCallback, DeadlineAlert, DeadlineReference
+
+    return DeadlineAlert(
+        reference=DeadlineReference.DAGRUN_LOGICAL_DATE,
+        interval=timedelta(days=1, hours=settings["alerts"]["publish_deadline_hours"]),
+        callback=AsyncCallback("batchml.deadlines.partition_not_published",
+                               kwargs={"pipeline": settings.name, "slack_conn_id": settings["alerts"]["slack_conn_id"]}),
+    )
 
 
 def aws_args() -> dict[str, Any]:

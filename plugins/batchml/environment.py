@@ -30,6 +30,7 @@ ENVIRONMENT_SCHEMA: dict[str, Any] = {
         "oncall_handle": {"type": "string", "maxLength": 80},
         "aws_conn_id": {"type": "string", "pattern": "^[A-Za-z0-9_.-]+$"},
         "poll_interval_seconds": {"type": "number", "minimum": 0.2, "maximum": 600},
+        "sagemaker_job_quota": {"type": "integer", "minimum": 1, "maximum": 1000},
         "kms_key_id": {"type": "string", "minLength": 1},
     },
 }
@@ -52,6 +53,7 @@ class EnvironmentConfig:
     oncall_handle: str = ""
     aws_conn_id: str = "aws_default"
     poll_interval_seconds: float = 30.0
+    sagemaker_job_quota: int = 4
     kms_key_id: str | None = None
 
     @classmethod

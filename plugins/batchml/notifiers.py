@@ -1,12 +1,13 @@
-"""Slack alerts for on-call: a page when a task has failed for good.
+"""Slack notifiers for on-call, attached to tasks as callbacks.
 
 Why not the Slack provider's ``SlackNotifier`` / ``SlackWebhookNotifier`` alone: the message here is
 built from the failure itself (the AWS reason behind the exception, try x of y, the run type, the log
-link), the transport follows the connection's type (bot token or incoming webhook), 429s and connection
-errors are retried with slack_sdk's handlers honouring Retry-After, and a Slack outage is logged
-without ever raising into Airflow. Sending still goes through the provider's hooks (batchml.alerts).
+link); failures are grouped into threads per run or per backfill and followed by a "recovered" reply
+(see batchml.alerts); the transport follows the connection's type (bot token or incoming webhook); 429s
+and connection errors are retried with slack_sdk's handlers honouring Retry-After; and a Slack outage is
+logged without ever raising into Airflow. Sending still goes through the provider's hooks.
 
-This module is imported while DAGs are parsed, so it holds only the notifier; the rest loads when an
+This module is imported while DAGs are parsed, so it holds only the notifiers; the rest loads when an
 alert is actually sent.
 """
 
@@ -39,12 +40,40 @@ class OnCallNotifier(BaseNotifier):
         self.slack_conn_id = slack_conn_id
 
     def notify(self, context: Context) -> None:
-        from batchml.alerts import Alert, SlackChannel, environment_value, failure_message
+        from batchml.alerts import Alert, SlackChannel, environment_value, page_failure
 
         try:
             alert = Alert.from_context(context, environment_value(self.pipeline, "oncall_handle") or "")
-            text, blocks = failure_message(alert)
-            SlackChannel(self.slack_conn_id, environment_value(self.pipeline, "slack_channel")).post(text, blocks)
-            log.info("Paged on-call in Slack: %s", text[:200])
+            channel = SlackChannel(self.slack_conn_id, environment_value(self.pipeline, "slack_channel"))
+            outcome = page_failure(channel, alert)
+            log.info("Slack alert for %s.%s %s: %s", alert.dag_id, alert.task_id, alert.partition, outcome)
         except Exception as e:  # the task already failed; a Slack problem must not change that or hide it
             log.error("Slack alert failed (the task's own state is unchanged): %s: %s", type(e).__name__, e)
+
+
+class RecoveryNotifier(BaseNotifier):
+    """``on_success_callback`` of the task that publishes a partition: if that partition had failed,
+    say in the failure's thread that it has recovered. Does nothing otherwise.
+
+    :param pipeline: as for OnCallNotifier.
+    :param slack_conn_id: as for OnCallNotifier.
+    """
+
+    template_fields = ()
+
+    def __init__(self, *, pipeline: str, slack_conn_id: str):
+        super().__init__()
+        self.pipeline = pipeline
+        self.slack_conn_id = slack_conn_id
+
+    def notify(self, context: Context) -> None:
+        from batchml.alerts import SlackChannel, environment_value, partition_of, post_recovered
+
+        try:
+            ti = context["ti"]
+            partition = partition_of(context)
+            channel = SlackChannel(self.slack_conn_id, environment_value(self.pipeline, "slack_channel"))
+            outcome = post_recovered(channel, ti.dag_id, partition, ti.run_id, getattr(ti, "log_url", None))
+            log.info("Recovery check for %s %s: %s", ti.dag_id, partition, outcome)
+        except Exception as e:
+            log.error("Slack recovery message failed: %s: %s", type(e).__name__, e)

@@ -1,0 +1,154 @@
+"""On-call alerting against the sandbox's Slack, with slack_sdk making real HTTP calls through the Slack
+provider's hooks and Airflow connections (from AIRFLOW_CONN_* variables, as in a deployment)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from types import SimpleNamespace
+
+import pytest
+
+from batchml import alerts
+from batchml.alerts import Alert, SlackChannel, Threads, page_failure, post_recovered
+from batchml.notifiers import OnCallNotifier
+
+
+@pytest.fixture
+def slack(sandbox, monkeypatch, unique):
+    """A bot-token connection and a webhook connection to the sandbox, and a channel of this test's own."""
+    monkeypatch.setenv("AIRFLOW_CONN_SLACK_BOT", json.dumps({
+        "conn_type": "slack", "password": "xoxb-test-secret-token",
+        "extra": {"base_url": f"{sandbox.endpoint}/_sandbox/slack/api/"}}))
+    monkeypatch.setenv("AIRFLOW_CONN_SLACK_HOOK", json.dumps({
+        "conn_type": "slackwebhook", "host": f"{sandbox.endpoint}/_sandbox/slack/services",
+        "password": f"T0/B{unique}/secret"}))
+    monkeypatch.setenv("AIRFLOW_VAR_DEMAND_FORECAST_ENV", json.dumps(
+        {"slack_channel": f"#{unique}", "oncall_handle": "@ml-oncall"}))
+    return SimpleNamespace(channel=f"#{unique}", name=unique, sandbox=sandbox)
+
+
+def mine(slack) -> list[dict]:
+    return [m for m in slack.sandbox.client.slack_messages() if m["channel_name"] in (slack.name, f"webhook-B{slack.name}")]
+
+
+def alert(day: str, *, task="train", run_type="backfill", run_id=None, reason="AlgorithmError: boom") -> Alert:
+    return Alert(dag_id="demand_forecast", task_id=task, partition=day, run_id=run_id or f"{run_type}__{day}",
+                 run_type=run_type, try_number=4, max_tries=3, error="SageMakerJobFailed: ...", aws_reason=reason,
+                 log_url="http://localhost:8080/log", oncall_handle="@ml-oncall")
+
+
+def test_thirty_failing_backfill_days_are_one_page_and_thirty_replies(slack):
+    channel = SlackChannel("slack_bot", slack.channel)
+    days = [f"2026-10-{d:02d}" for d in range(1, 31)]
+    for day in days:
+        page_failure(channel, alert(day))
+    messages = mine(slack)
+    top = [m for m in messages if not m["thread_ts"]]
+    assert len(top) == 1 and "@ml-oncall" in json.dumps(top[0]["blocks"])
+    replies = [m for m in messages if m["thread_ts"] == top[0]["ts"]]
+    assert sorted(m["metadata"]["event_payload"]["partition"] for m in replies) == days
+    assert all("@ml-oncall" not in json.dumps(m["blocks"]) for m in replies)  # the parent paged; replies don't
+    assert "AlgorithmError: boom" in replies[0]["text"]
+
+
+def test_failures_of_one_run_share_its_thread_and_recovery_replies_there(slack):
+    channel = SlackChannel("slack_bot", slack.channel)
+    run = "scheduled__2026-11-20T00:00:00+00:00"
+    assert page_failure(channel, alert("2026-11-20", task="extract_training", run_type="scheduled", run_id=run)
+                        ).startswith("paged")
+    page_failure(channel, alert("2026-11-20", task="extract_scoring", run_type="scheduled", run_id=run))
+    page_failure(channel, alert("2026-11-19", run_type="scheduled", run_id="scheduled__2026-11-19"))
+    top = [m for m in mine(slack) if not m["thread_ts"]]
+    assert [m["metadata"]["event_payload"]["partition"] for m in top] == ["2026-11-20", "2026-11-19"]
+    assert post_recovered(channel, "demand_forecast", "2026-11-20", run, None) == "recovered in 1 thread(s)"
+    thread = [m for m in mine(slack) if m["thread_ts"] == top[0]["ts"]]
+    assert [m["metadata"]["event_payload"]["kind"] for m in thread] == ["failure", "recovered"]
+    assert "recovered" in thread[-1]["text"]
+    # Said once: a second success of the same day has nothing left to recover.
+    assert post_recovered(channel, "demand_forecast", "2026-11-20", run, None) == "nothing to recover"
+    assert post_recovered(channel, "demand_forecast", "2026-11-18", run, None) == "nothing to recover"
+
+
+def test_recovery_of_a_backfilled_day_replies_in_the_backfill_thread(slack):
+    channel = SlackChannel("slack_bot", slack.channel)
+    for day in ("2026-10-01", "2026-10-02"):
+        page_failure(channel, alert(day))
+    assert post_recovered(channel, "demand_forecast", "2026-10-02", "backfill__x", None) == "recovered in 1 thread(s)"
+    [top] = [m for m in mine(slack) if not m["thread_ts"]]
+    kinds = [(m["metadata"]["event_payload"]["kind"], m["metadata"]["event_payload"]["partition"])
+             for m in mine(slack) if m["thread_ts"] == top["ts"]]
+    assert kinds == [("failure", "2026-10-01"), ("failure", "2026-10-02"), ("recovered", "2026-10-02")]
+
+
+def test_racing_thread_parents_converge_on_the_earliest(slack):
+    channel = SlackChannel("slack_bot", slack.channel)
+    threads = Threads(channel)
+    meta = alerts.metadata("group", "demand_forecast/backfill", "demand_forecast", None)
+    first, opened_first = threads.open("demand_forecast/backfill", alerts.BACKFILL_WINDOW, "a", [], meta)
+    # A concurrent callback that looked before `first` existed opens a second parent:
+    second, opened_second = threads.open("demand_forecast/backfill", alerts.BACKFILL_WINDOW, "b", [], meta)
+    assert opened_first and not opened_second and second == first
+    assert [m["text"] for m in mine(slack) if not m["thread_ts"]] == ["a"]  # the loser deleted itself
+
+
+def test_webhook_pages_once_per_group_and_counts_the_rest(slack, monkeypatch):
+    state: dict = {}
+    monkeypatch.setattr(alerts, "_webhook_state", lambda: json.loads(json.dumps(state)) if state else
+                        {"groups": {}, "failed": {}})
+    monkeypatch.setattr(alerts, "_save_webhook_state", lambda s: state.update(s))
+    channel = SlackChannel("slack_hook", None)
+    assert not channel.threads
+    outcomes = [page_failure(channel, alert(f"2026-10-{d:02d}")) for d in range(1, 6)]
+    assert outcomes[0] == "paged by webhook" and all(o.startswith("not paged again") for o in outcomes[1:])
+    assert state["groups"]["demand_forecast/backfill"]["suppressed"] == 4
+    assert post_recovered(channel, "demand_forecast", "2026-10-03", "r", None) == "posted recovered"
+    texts = [m["text"] for m in mine(slack)]
+    assert len(texts) == 2 and "will not page again" in texts[0] and "recovered" in texts[1]
+
+
+def _failure_context(day: str, exception: Exception) -> dict:
+    from datetime import datetime
+
+    ti = SimpleNamespace(dag_id="demand_forecast", task_id="train", run_id=f"manual__{day}", try_number=4,
+                         max_tries=3, log_url="http://localhost:8080/dags/demand_forecast/runs/x/tasks/train")
+    return {"ti": ti, "dag_run": SimpleNamespace(run_type="manual", logical_date=None),
+            "logical_date": datetime.fromisoformat(f"{day}T00:00:00+00:00"), "exception": exception}
+
+
+def test_429_then_200_delivers_one_message(slack, caplog):
+    from batchml.operators.sagemaker import SageMakerJobFailed
+
+    slack.sandbox.client.slack_fault(status=429, count=1, retry_after=1)
+    error = SageMakerJobFailed("training", "demand-forecast-train-20261120-4", "Failed", "AlgorithmError: OOM")
+    OnCallNotifier(pipeline="demand_forecast", slack_conn_id="slack_bot").notify(_failure_context("2026-11-20", error))
+    [page] = mine(slack)
+    assert "AlgorithmError: OOM" in page["text"] and "try 4/4" in page["text"]
+    assert "xoxb-test-secret-token" not in caplog.text
+
+
+def test_slack_down_is_logged_and_never_raised(slack, caplog):
+    slack.sandbox.client.slack_fault(status=500, count=None)
+    try:
+        OnCallNotifier(pipeline="demand_forecast", slack_conn_id="slack_bot").notify(
+            _failure_context("2026-11-20", RuntimeError("boom")))
+    finally:
+        slack.sandbox.client.clear_faults()
+    assert "Slack alert failed (the task's own state is unchanged)" in caplog.text
+    assert mine(slack) == []
+    assert "xoxb-test-secret-token" not in caplog.text
+
+
+def test_deadline_pages_only_for_scheduled_runs(slack):
+    context = {"dag_run": {"dag_id": "demand_forecast", "run_id": "scheduled__2026-11-20T00:00:00+00:00",
+                           "run_type": "scheduled", "logical_date": "2026-11-20T00:00:00Z", "state": "running"},
+               "deadline": {"deadline_time": "2026-11-21T08:00:00+00:00"}}
+    from batchml.deadlines import partition_not_published
+
+    result = asyncio.run(partition_not_published(pipeline="demand_forecast", slack_conn_id="slack_bot", context=context))
+    assert result == "paged: deadline missed"
+    [page] = mine(slack)
+    assert "2026-11-20 is not published" in page["text"] and "@ml-oncall" in json.dumps(page["blocks"])
+    backfill = {**context, "dag_run": {**context["dag_run"], "run_type": "backfill"}}
+    skipped = asyncio.run(partition_not_published(pipeline="demand_forecast", slack_conn_id="slack_bot", context=backfill))
+    assert skipped.startswith("not paging") and len(mine(slack)) == 1
