@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 DATE   ?=
 
-.PHONY: install demo test lint sandbox bench lock clean
+.PHONY: install demo test lint sandbox airflow bench lock clean
 
 install: $(VENV)/.installed
 
@@ -26,6 +26,10 @@ lint: install
 sandbox: install
 	$(BIN)/python -m sandbox serve
 
+# The sandbox and a real Airflow (scheduler, dag-processor, triggerer, api-server); Ctrl-C stops both.
+airflow: install
+	$(BIN)/python tools/stack.py
+
 bench: install
 	$(BIN)/python bench/sandbox_bench.py
 	$(BIN)/python bench/pipeline_bench.py
@@ -39,4 +43,4 @@ lock:
 	  /tmp/lock-venv/bin/pip freeze | grep -v -i -E '^(pip|setuptools|wheel)=='; } > constraints.txt
 
 clean:
-	rm -rf $(VENV) .sandbox .airflow .pytest_cache .ruff_cache
+	rm -rf $(VENV) .sandbox .airflow .stack .pytest_cache .ruff_cache test-artifacts

@@ -63,7 +63,8 @@ with DAG(
     params={
         "history_days": Param(settings["data"]["history_days"], type="integer", minimum=120, maximum=1095,
                               description="Days of sales history to extract, ending at the partition day."),
-        "note": Param("", type="string", maxLength=200, description="Why this run was started."),
+        # Optional: null, so the UI's trigger and backfill forms do not demand one.
+        "note": Param(None, type=["null", "string"], maxLength=200, description="Why this run was started (optional)."),
     },
     template_searchpath=[str(INCLUDE_DIR / "sql")],
     doc_md=__doc__,
@@ -106,7 +107,7 @@ with DAG(
     predictions = SageMakerTransformJobOperator(
         task_id="batch_predict", job_name_prefix=job_prefix("predict"), request=requests.batch_prediction,
         request_kwargs={"run": run, "features": features.output, "registered": registered.output,
-                        "kept_champion": kept}, trigger_rule="none_failed_min_one_success", **sagemaker)
+                        "decision": decision["decision"]}, trigger_rule="none_failed_min_one_success", **sagemaker)
     published = GlueCatalogUpsertPartitionOperator(
         task_id="publish_predictions", database_name=plan("env", "forecast_database"), table_name="predictions",
         partition_values=["{{ ds }}"], location="{{ ti.xcom_pull(task_ids='batch_predict')['output_path'] }}",

@@ -59,11 +59,13 @@ class Alert:
     aws_reason: str | None
     log_url: str | None
     oncall_handle: str = ""
+    retries: int | None = None
 
     @classmethod
     def from_context(cls, context: Context, oncall_handle: str = "") -> Alert:
         ti, dag_run = context["ti"], context.get("dag_run")
         exception = context.get("exception")
+        task = context.get("task") or getattr(ti, "task", None)
         return cls(
             dag_id=ti.dag_id,
             task_id=ti.task_id,
@@ -76,7 +78,18 @@ class Alert:
             aws_reason=aws_reason(exception),
             log_url=_safe(lambda: ti.log_url),
             oncall_handle=oncall_handle,
+            retries=getattr(task, "retries", None),
         )
+
+    @property
+    def tries(self) -> str:
+        """"4/4": tries since the task was last cleared, out of retries + 1. Airflow numbers tries across
+        clears (a reprocessed day's task may be on its 6th), which says nothing about retries left."""
+        if self.retries is None:
+            return f"{self.try_number}/{self.max_tries + 1}"
+        first = max(1, self.max_tries - self.retries + 1)
+        shown = f"{self.try_number - first + 1}/{self.retries + 1}"
+        return shown if first == 1 else f"{shown}, try {self.try_number} overall"
 
     @property
     def group(self) -> str:
@@ -113,7 +126,7 @@ def failure_message(alert: Alert, *, mention: bool = True) -> tuple[str, list[di
     """(fallback text, Block Kit blocks) for a task that failed after its last try."""
     where = f"{alert.dag_id}.{alert.task_id}"
     day = alert.partition or "no partition"
-    tries = f"{alert.try_number}/{alert.max_tries + 1}"
+    tries = alert.tries
     text = f"{where} failed for {day} ({alert.run_type}, try {tries})"
     if alert.aws_reason:
         text += f": {alert.aws_reason}"
@@ -449,13 +462,15 @@ async def deadline_missed(*, pipeline: str, slack_conn_id: str, context: dict[st
 
 
 def _deadline_page(pipeline: str, slack_conn_id: str, dag_run: dict[str, Any], deadline: str) -> str:
+    """``dag_run`` is the REST API's DAGRunResponse as JSON (the scheduler sends that to the triggerer)."""
     try:
         partition = str(dag_run.get("logical_date", ""))[:10]
+        run_id = dag_run["dag_run_id"]
         channel = SlackChannel(slack_conn_id, environment_value(pipeline, "slack_channel"))
-        text, blocks = deadline_message(dag_run["dag_id"], partition, dag_run["run_id"], deadline,
+        text, blocks = deadline_message(dag_run["dag_id"], partition, run_id, deadline,
                                         str(dag_run.get("state")), environment_value(pipeline, "oncall_handle") or "")
-        group = f"{dag_run['dag_id']}/run/{dag_run['run_id']}"
-        meta = metadata("deadline", group, dag_run["dag_id"], partition, run_id=dag_run["run_id"])
+        group = f"{dag_run['dag_id']}/run/{run_id}"
+        meta = metadata("deadline", group, dag_run["dag_id"], partition, run_id=run_id)
         parent = Threads(channel).parent(group, SEARCH_WINDOW) if channel.threads else None
         channel.post(text, blocks, thread_ts=parent, meta=meta)
         return "paged: deadline missed"

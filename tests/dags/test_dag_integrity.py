@@ -155,3 +155,14 @@ def test_plugin_loader_does_not_shadow_libraries():
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
     assert "LEAKED=\n" in out.stdout, out.stdout
+
+
+def test_params_can_be_submitted_from_the_ui_with_their_defaults(bag):
+    """The UI's trigger and backfill forms treat an empty string as missing: a Param must have a real
+    default or allow null, or nobody can start a run without typing something."""
+    for dag in bag.dags.values():
+        for name, param in dag.params.items():
+            param.resolve()  # the default validates against its own schema
+            schema_type = param.schema.get("type")
+            allows_null = "null" in (schema_type if isinstance(schema_type, list) else [schema_type])
+            assert param.value not in ("", None) or allows_null, (dag.dag_id, name)

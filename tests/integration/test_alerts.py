@@ -140,7 +140,8 @@ def test_slack_down_is_logged_and_never_raised(slack, caplog):
 
 
 def test_deadline_pages_only_for_scheduled_runs(slack):
-    context = {"dag_run": {"dag_id": "demand_forecast", "run_id": "scheduled__2026-11-20T00:00:00+00:00",
+    # What the scheduler hands the triggerer: the REST API's DAGRunResponse as JSON.
+    context = {"dag_run": {"dag_id": "demand_forecast", "dag_run_id": "scheduled__2026-11-21T00:00:00+00:00",
                            "run_type": "scheduled", "logical_date": "2026-11-20T00:00:00Z", "state": "running"},
                "deadline": {"deadline_time": "2026-11-21T08:00:00+00:00"}}
     from batchml.deadlines import partition_not_published

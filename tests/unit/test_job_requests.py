@@ -67,16 +67,18 @@ def test_model_package_and_transform_requests():
 
     arn = "arn:aws:sagemaker:us-east-1:123456789012:model-package/demand-forecast/4"
     both = requests.batch_prediction(run, job_name="demand-forecast-predict-20261120-1", features=FEATURES,
-                                     registered={"model_package_arn": arn}, kept_champion=None)
+                                     registered={"model_package_arn": arn}, decision={"use": "challenger"})
     assert_valid("sagemaker", "CreateModel", both["Model"])
     assert_valid("sagemaker", "CreateTransformJob", both["Transform"])
     assert both["Model"]["Containers"] == [{"ModelPackageName": arn}]
     assert both["Transform"]["TransformOutput"]["S3OutputPath"].endswith(
         "/predictions/dt=2026-11-20/demand-forecast-predict-20261120-1/")
-    kept = requests.batch_prediction(run, job_name="j-1", features=FEATURES, registered=None, kept_champion="arn:x")
+    kept = requests.batch_prediction(run, job_name="j-1", features=FEATURES, registered=None,
+                                     decision={"use": "champion", "champion_arn": "arn:x"})
     assert kept["Model"]["Containers"] == [{"ModelPackageName": "arn:x"}]
     with pytest.raises(ValueError, match="no model package"):
-        requests.batch_prediction(run, job_name="j-1", features=FEATURES, registered=None, kept_champion=None)
+        requests.batch_prediction(run, job_name="j-1", features=FEATURES, registered=None,
+                                  decision={"use": "challenger"})
 
 
 def test_glue_partition_input_inherits_the_table_format():

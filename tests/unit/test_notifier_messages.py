@@ -35,6 +35,20 @@ def test_failure_message_names_everything_on_call_needs():
         assert needle in flat
 
 
+def test_tries_count_from_the_last_clear():
+    def alert(try_number, max_tries, retries):
+        return Alert(dag_id="d", task_id="t", partition="2026-11-20", run_id="r", run_type="backfill",
+                     try_number=try_number, max_tries=max_tries, error="e", aws_reason=None, log_url=None,
+                     retries=retries)
+
+    assert alert(4, 3, 3).tries == "4/4"
+    # Reprocessed twice (tries 1 and 2 succeeded): the second clear raised max_tries to 2 + 3 = 5, so
+    # this chain's tries are 3..6, and its last one is Airflow's try 6.
+    assert alert(6, 5, 3).tries == "4/4, try 6 overall"
+    assert alert(4, 5, 3).tries == "2/4, try 4 overall"
+    assert alert(2, 1, None).tries == "2/2"
+
+
 def test_warning_does_not_mention_on_call():
     text, blocks = warning_message("new model rejected", {"Champion": "arn:1"})
     assert "on call" not in str(blocks).lower() and "arn:1" in text

@@ -99,12 +99,15 @@ def model_package(run: dict[str, Any], *, model: dict[str, Any], evaluation: dic
 
 
 def batch_prediction(run: dict[str, Any], *, job_name: str, features: dict[str, Any],
-                     registered: dict[str, Any] | None, kept_champion: str | None) -> dict[str, Any]:
+                     registered: dict[str, Any] | None, decision: dict[str, Any]) -> dict[str, Any]:
     """The version the gate chose: the one just registered, or the champion it kept. The SageMaker
     model takes the job's name, so which model a job used is never in doubt."""
-    chosen = (registered or {}).get("model_package_arn") or kept_champion
+    if decision.get("use") == "challenger":
+        chosen = (registered or {}).get("model_package_arn")
+    else:
+        chosen = decision.get("champion_arn")
     if not chosen:
-        raise ValueError("no model package to predict with: neither a registered version nor a kept champion")
+        raise ValueError(f"no model package to predict with (the gate chose {decision.get('use')!r})")
     return {
         "Model": job_requests.model_from_package(model_name=job_name, role_arn=run["env"]["sagemaker_role_arn"],
                                                  model_package_arn=chosen),

@@ -1,0 +1,77 @@
+"""A real Airflow (scheduler, dag-processor, triggerer, api-server) and the sandbox, on loopback ports."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import time
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from sandbox.profile import pipeline_environment
+from tests.conftest import REPO
+from tools.demo import free_port
+from tools.stack import Stack
+
+ARTIFACTS = REPO / "test-artifacts"
+# Sales data ends the day before yesterday. Unpausing the DAG makes the scheduler create the run for
+# yesterday, which then waits (deferred) for yesterday's sales, as production would before they land.
+SEED_END = datetime.now(UTC).date() - timedelta(days=2)
+DAYS = [SEED_END - timedelta(days=k) for k in (2, 1, 0)]
+POOL_SLOTS = 2  # smaller than the backfill's parallelism, so the pool visibly bounds it
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory) -> Stack:
+    env = {**pipeline_environment(), "sagemaker_job_quota": POOL_SLOTS}
+    s = Stack(tmp_path_factory.mktemp("stack"), api_port=free_port(18080), sandbox_port=free_port(14566),
+              seed_end=SEED_END.isoformat(), password=secrets.token_urlsafe(12),
+              env={"AIRFLOW_VAR_DEMAND_FORECAST_ENV": json.dumps(env)})
+    try:
+        s.start()
+        s.api("PATCH", "/dags/demand_forecast", {"is_paused": False})
+        yield s
+    finally:
+        s.stop()
+        ARTIFACTS.mkdir(exist_ok=True)
+        (ARTIFACTS / "scheduler-airflow.log").write_text(s.log_tail(4000))
+
+
+def wait_for(predicate, timeout: float, interval: float = 3, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+def backfill(stack: Stack, first: date, last: date, reprocess: str = "none", max_active_runs: int = 3) -> dict:
+    return stack.api("POST", "/backfills", {
+        "dag_id": "demand_forecast", "from_date": f"{first}T00:00:00Z", "to_date": f"{last}T00:00:00Z",
+        "reprocess_behavior": reprocess, "max_active_runs": max_active_runs, "run_backwards": False,
+        "dag_run_conf": {}})
+
+
+def wait_backfill(stack: Stack, backfill_id: int, timeout: float = 1500) -> dict:
+    return wait_for(lambda: (b := stack.api("GET", f"/backfills/{backfill_id}")) and b.get("completed_at") and b,
+                    timeout, what=f"backfill {backfill_id} to complete")
+
+
+def runs(stack: Stack) -> dict[str, dict]:
+    """The DAG's runs by partition day (logical date), backfill runs only."""
+    found = stack.api("GET", "/dags/demand_forecast/dagRuns?limit=100&run_type=backfill")["dag_runs"]
+    return {r["logical_date"][:10]: r for r in found}
+
+
+def task_states(stack: Stack, run_id: str) -> dict[str, str]:
+    from urllib.parse import quote
+
+    tis = stack.api("GET", f"/dags/demand_forecast/dagRuns/{quote(run_id, safe='')}/taskInstances")["task_instances"]
+    return {t["task_id"]: t["state"] for t in tis}
+
+
+os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
