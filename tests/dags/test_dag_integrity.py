@@ -166,3 +166,16 @@ def test_params_can_be_submitted_from_the_ui_with_their_defaults(bag):
             schema_type = param.schema.get("type")
             allows_null = "null" in (schema_type if isinstance(schema_type, list) else [schema_type])
             assert param.value not in ("", None) or allows_null, (dag.dag_id, name)
+
+
+def test_the_publish_deadline_is_on_unless_switched_off():
+    code = ("import sys, json; sys.path[:0] = ['plugins', '.']\n"
+            "from airflow.dag_processing.dagbag import DagBag\n"
+            "dag = DagBag(dag_folder='dags').dags['demand_forecast']\n"
+            "print('DEADLINES=' + json.dumps([str(d.interval) for d in dag.deadline or []]))\n")
+    env = {k: v for k, v in os.environ.items() if k != "BATCHML_DEADLINE_ALERTS"}
+    on = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, check=True)
+    assert json.loads(on.stdout.split("DEADLINES=", 1)[1]) == ["1 day, 8:00:00"]
+    off = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True,
+                         env={**env, "BATCHML_DEADLINE_ALERTS": "off"})
+    assert json.loads(off.stdout.split("DEADLINES=", 1)[1]) == []

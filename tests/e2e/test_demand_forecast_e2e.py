@@ -151,3 +151,42 @@ def test_training_failure_pages_once_and_publishes_nothing(pipeline):
     assert reason in blocks and "Task log" in blocks
     report = pipeline.inspect(day)
     assert report["partition"] is None and report["model_versions_for_partition"] == 0
+
+
+def _fail_extraction(pipeline, day):
+    """Athena refuses every query: extract_training fails after its retries, quickly."""
+    pipeline.sandbox.client.fail_calls("athena", "StartQueryExecution", "InternalServerException", count=None)
+
+
+def test_slack_down_leaves_the_failure_as_it_is_and_logs_the_failed_alert(pipeline):
+    day = LAST_DAY - timedelta(days=3)
+    _fail_extraction(pipeline, day)
+    pipeline.sandbox.client.slack_fault(status=500, count=None)
+    try:
+        code, log = pipeline.dags_test(day)
+    finally:
+        pipeline.sandbox.client.clear_faults()
+    assert code != 0
+    states = pipeline.task_states(log)
+    assert states["extract_training"] == "failed"  # the task's own outcome, unchanged by the alert failing
+    assert "Slack alert failed (the task's own state is unchanged)" in log
+    assert alerts(pipeline, day) == []
+    assert "xoxb-sandbox-0000" not in log  # the token never reaches a log
+
+
+def test_webhook_connection_pages_through_the_webhook(pipeline):
+    import json as _json
+
+    day = LAST_DAY - timedelta(days=4)
+    webhook = {"conn_type": "slackwebhook", "host": f"{pipeline.sandbox.endpoint}/_sandbox/slack/services",
+               "password": "T0SANDBOX/B0SANDBOX/e2e-webhook"}
+    _fail_extraction(pipeline, day)
+    try:
+        code, log = pipeline.dags_test(day, AIRFLOW_CONN_SLACK_ONCALL=_json.dumps(webhook))
+    finally:
+        pipeline.sandbox.client.clear_faults()
+    assert code != 0
+    [page] = alerts(pipeline, day)
+    assert page["via"] == "webhook" and "extract_training failed" in page["text"]
+    assert "InternalServerException" in page["text"]
+    assert "e2e-webhook" not in log
