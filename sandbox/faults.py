@@ -66,7 +66,9 @@ class CallFault:
 
     def to_error(self) -> AwsError:
         status = self.status or _DEFAULT_STATUS.get(self.error, 400)
-        message = self.message or _DEFAULT_MESSAGE.get(self.error, "Rate exceeded")
+        default = "Rate exceeded" if "thrott" in self.error.lower() or status == 429 else (
+            "We encountered an internal error. Please try again." if status >= 500 else "Injected by the sandbox")
+        message = self.message or _DEFAULT_MESSAGE.get(self.error, default)
         return AwsError(self.error, message, status)
 
 

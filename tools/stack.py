@@ -87,6 +87,7 @@ class Stack:
         self.airflow = subprocess.Popen([sys.executable, "-m", "airflow", "standalone"], cwd=REPO, env=env,
                                         stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         self._wait_healthy(timeout)
+        self.started_at = datetime.now(UTC)
         if self.password is None:
             self.password = self.login()[1]
 

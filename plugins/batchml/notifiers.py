@@ -24,13 +24,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-class OnCallNotifier(BaseNotifier):
-    """``on_failure_callback`` that pages on-call once, after a task's last try (Airflow does not
-    call failure callbacks for tries that will be retried).
-
-    :param pipeline: the pipeline whose `<pipeline>_env` Variable names the channel and on-call handle.
-    :param slack_conn_id: Airflow connection holding the bot token or the webhook.
-    """
+class _PipelineSlackNotifier(BaseNotifier):
+    """:param pipeline: the pipeline whose `<pipeline>_env` Variable names the channel and on-call handle.
+    :param slack_conn_id: Airflow connection holding the bot token or the webhook."""
 
     template_fields = ()
 
@@ -38,6 +34,11 @@ class OnCallNotifier(BaseNotifier):
         super().__init__()
         self.pipeline = pipeline
         self.slack_conn_id = slack_conn_id
+
+
+class OnCallNotifier(_PipelineSlackNotifier):
+    """``on_failure_callback`` that pages on-call once, after a task's last try (Airflow does not
+    call failure callbacks for tries that will be retried)."""
 
     def notify(self, context: Context) -> None:
         from batchml.alerts import Alert, SlackChannel, environment_value, page_failure
@@ -51,20 +52,9 @@ class OnCallNotifier(BaseNotifier):
             log.error("Slack alert failed (the task's own state is unchanged): %s: %s", type(e).__name__, e)
 
 
-class RecoveryNotifier(BaseNotifier):
+class RecoveryNotifier(_PipelineSlackNotifier):
     """``on_success_callback`` of the task that publishes a partition: if that partition had failed,
-    say in the failure's thread that it has recovered. Does nothing otherwise.
-
-    :param pipeline: as for OnCallNotifier.
-    :param slack_conn_id: as for OnCallNotifier.
-    """
-
-    template_fields = ()
-
-    def __init__(self, *, pipeline: str, slack_conn_id: str):
-        super().__init__()
-        self.pipeline = pipeline
-        self.slack_conn_id = slack_conn_id
+    say in the failure's thread that it has recovered. Does nothing otherwise."""
 
     def notify(self, context: Context) -> None:
         from batchml.alerts import SlackChannel, environment_value, partition_of, post_recovered

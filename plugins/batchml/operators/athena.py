@@ -12,9 +12,7 @@ Why not the Amazon provider's ``AthenaOperator``:
 from __future__ import annotations
 
 import hashlib
-import math
 import re
-import time
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
@@ -26,6 +24,7 @@ from airflow.sdk.configuration import conf
 from airflow.sdk.exceptions import AirflowException
 
 from batchml import sql as sqlmod
+from batchml.operators.waiting import WaitsForAwsWork
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -45,7 +44,7 @@ class AthenaQueryFailed(AirflowException):
         super().__init__(f"Athena query {query_execution_id} {state}: {self.aws_reason}")
 
 
-class AthenaUnloadOperator(AwsBaseOperator[AthenaHook]):
+class AthenaUnloadOperator(WaitsForAwsWork, AwsBaseOperator[AthenaHook]):
     """Write the result of a SELECT to an S3 prefix with ``UNLOAD``.
 
     :param sql: the SELECT, or a path to a ``.sql`` file under the DAG's template search path, with
@@ -182,33 +181,20 @@ class AthenaUnloadOperator(AwsBaseOperator[AthenaHook]):
         return None
 
     def _wait(self, query_id: str) -> dict[str, Any]:
-        self._query_id = query_id
-        poll = float(self.poll_interval)
-        query = self.hook.conn.get_query_execution(QueryExecutionId=query_id)["QueryExecution"]
-        if query["Status"]["State"] not in _RUNNING:  # short queries end before a trigger would start
-            return self._finish(query)
-        if self.deferrable:
-            from airflow.providers.amazon.aws.triggers.athena import AthenaTrigger
+        from airflow.providers.amazon.aws.triggers.athena import AthenaTrigger
 
-            self.defer(
-                trigger=AthenaTrigger(
-                    query_execution_id=query_id, waiter_delay=poll,
-                    waiter_max_attempts=max(1, math.ceil(self.max_wait.total_seconds() / poll)),
-                    aws_conn_id=self.aws_conn_id, region_name=self.region_name, verify=self.verify,
-                    botocore_config=self.botocore_config,
-                ),
-                method_name="execute_complete",
-                timeout=self.max_wait + timedelta(minutes=5),
-            )
-        deadline = time.monotonic() + self.max_wait.total_seconds()
-        while True:
-            query = self.hook.conn.get_query_execution(QueryExecutionId=query_id)["QueryExecution"]
-            if query["Status"]["State"] not in _RUNNING:
-                return self._finish(query)
-            if time.monotonic() > deadline:
-                self._stop(query_id)
-                raise AirflowException(f"query {query_id} still running after {self.max_wait}; cancelled it")
-            time.sleep(poll)
+        self._query_id = query_id
+        return self.wait_for(
+            what=f"query {query_id}",
+            check=lambda: self.hook.conn.get_query_execution(QueryExecutionId=query_id)["QueryExecution"],
+            running=lambda query: query["Status"]["State"] in _RUNNING,
+            finish=self._finish,
+            stop=lambda: self._stop(query_id),
+            trigger=lambda delay, attempts: AthenaTrigger(
+                query_execution_id=query_id, waiter_delay=delay, waiter_max_attempts=attempts,
+                aws_conn_id=self.aws_conn_id, region_name=self.region_name, verify=self.verify,
+                botocore_config=self.botocore_config),
+        )
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
         query_id = (event or {}).get("value") or self._query_id

@@ -19,7 +19,6 @@ deferrable (the provider's ``SageMakerTrigger``), and a kill or a deferral timeo
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Sequence
 from datetime import timedelta
@@ -32,6 +31,7 @@ from airflow.sdk.configuration import conf
 from airflow.sdk.exceptions import AirflowException
 
 from batchml import naming
+from batchml.operators.waiting import WaitsForAwsWork
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -50,7 +50,7 @@ class SageMakerJobFailed(AirflowException):
         super().__init__(f"SageMaker {job_type} job {job_name} {status}: {self.aws_reason}")
 
 
-class SageMakerJobOperator(AwsBaseOperator[SageMakerHook]):
+class SageMakerJobOperator(WaitsForAwsWork, AwsBaseOperator[SageMakerHook]):
     """Base for the three job types; subclasses say which API calls and describe keys they use.
 
     :param job_name_prefix: ``<pipeline>-<step>-<yyyymmdd>``; jobs are named ``<prefix>-<n>``. (templated)
@@ -183,33 +183,20 @@ class SageMakerJobOperator(AwsBaseOperator[SageMakerHook]):
         raise AirflowException(f"could not find a free job name after {self.job_name_prefix}-*")
 
     def _wait(self, context: Context, name: str) -> dict[str, Any]:
-        self._job_name = name
-        poll = float(self.poll_interval)
-        describe = self._describe(name)
-        if describe[self.status_key] not in RUNNING:  # already over: no trigger round trip
-            return self._finish(describe)
-        if self.deferrable:
-            from airflow.providers.amazon.aws.triggers.sagemaker import SageMakerTrigger
+        from airflow.providers.amazon.aws.triggers.sagemaker import SageMakerTrigger
 
-            self.defer(
-                trigger=SageMakerTrigger(
-                    job_name=name, job_type=self.job_type, waiter_delay=poll,
-                    waiter_max_attempts=max(1, math.ceil(self.max_wait.total_seconds() / poll)),
-                    aws_conn_id=self.aws_conn_id, region_name=self.region_name, verify=self.verify,
-                    botocore_config=self.botocore_config,
-                ),
-                method_name="execute_complete",
-                timeout=self.max_wait + timedelta(minutes=5),
-            )
-        deadline = time.monotonic() + self.max_wait.total_seconds()
-        while True:
-            describe = self._describe(name)
-            if describe[self.status_key] not in RUNNING:
-                return self._finish(describe)
-            if time.monotonic() > deadline:
-                self._stop_if_running(name)
-                raise AirflowException(f"{self.job_type} job {name} still running after {self.max_wait}; stopped it")
-            time.sleep(poll)
+        self._job_name = name
+        return self.wait_for(
+            what=f"{self.job_type} job {name}",
+            check=lambda: self._describe(name),
+            running=lambda describe: describe[self.status_key] in RUNNING,
+            finish=self._finish,
+            stop=lambda: self._stop_if_running(name),
+            trigger=lambda delay, attempts: SageMakerTrigger(
+                job_name=name, job_type=self.job_type, waiter_delay=delay, waiter_max_attempts=attempts,
+                aws_conn_id=self.aws_conn_id, region_name=self.region_name, verify=self.verify,
+                botocore_config=self.botocore_config),
+        )
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
         event = event or {}
