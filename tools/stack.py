@@ -44,6 +44,8 @@ class Stack:
         self.airflow: subprocess.Popen | None = None
         self.endpoint = ""
         self._token: tuple[str, float] | None = None
+        # The components' log servers, moved off 8793/8794 when those are taken (another stack, a worker).
+        self.log_ports = (free_port(8793), free_port(8794))
 
     @property
     def url(self) -> str:
@@ -60,6 +62,8 @@ class Stack:
             "AIRFLOW__API__BASE_URL": self.url,
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{USER}:admin",
+            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(self.log_ports[0]),
+            "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(self.log_ports[1]),
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
             "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
             "BATCHML_DEADLINE_ALERTS": "on",  # a real scheduler handles them (only `dags test` cannot)
@@ -158,6 +162,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sandbox-port", type=int, default=4566)
     parser.add_argument("--state-dir", default=str(REPO / ".stack"))
     args = parser.parse_args(argv)
+    # Stop on Ctrl-C even when started from a shell that ignores SIGINT for background jobs, and on a
+    # plain `kill`: airflow standalone runs in its own session, so nothing else would stop it.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     stack = Stack(Path(args.state_dir), api_port=args.port, sandbox_port=free_port(args.sandbox_port))
     print("Starting the sandbox, seeding it, and starting Airflow (scheduler, dag-processor, triggerer, "
           "api-server); this takes about a minute...", flush=True)

@@ -1,0 +1,70 @@
+"""`make airflow` (tools/stack.py): it prints the UI and the login, and Ctrl-C stops everything it started."""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import psutil
+import pytest
+
+from tests.conftest import REPO
+from tools.demo import free_port
+
+pytestmark = pytest.mark.scheduler
+
+
+def test_ctrl_c_stops_everything_make_airflow_started(tmp_path):
+    api_port, sandbox_port = free_port(18280), free_port(14766)
+    out = tmp_path / "stack.out"
+    with out.open("w") as sink:
+        # Its own session, as a terminal would start it, so the SIGINT below reaches only this tool.
+        proc = subprocess.Popen(
+            [sys.executable, "tools/stack.py", "--port", str(api_port), "--sandbox-port", str(sandbox_port),
+             "--state-dir", str(tmp_path / "state")],
+            cwd=REPO, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True)
+    started: list[psutil.Process] = []
+    try:
+        deadline = time.monotonic() + 300
+        while "Ctrl-C stops everything." not in out.read_text():
+            assert proc.poll() is None, f"tools/stack.py exited early:\n{out.read_text()[-3000:]}"
+            assert time.monotonic() < deadline, f"the stack did not come up:\n{out.read_text()[-3000:]}"
+            time.sleep(1)
+        printed = out.read_text()
+        assert f"Airflow UI:   http://localhost:{api_port}" in printed
+        password = re.search(r"login: admin / (\S+)", printed).group(1)
+
+        # The printed login works against the running api-server.
+        req = urllib.request.Request(f"http://localhost:{api_port}/auth/token", method="POST",
+                                     data=json.dumps({"username": "admin", "password": password}).encode(),
+                                     headers={"Content-Type": "application/json"})
+        assert json.loads(urllib.request.urlopen(req, timeout=10).read())["access_token"]
+
+        started = psutil.Process(proc.pid).children(recursive=True)
+        titles = " ".join(" ".join(p.cmdline()) for p in started)
+        for component in ("sandbox serve", "standalone", "scheduler", "dag-processor", "triggerer", "api_server"):
+            assert component in titles, f"{component} not among the started processes: {titles}"
+
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=120) == 0, out.read_text()[-3000:]
+        _, alive = psutil.wait_procs(started, timeout=15)
+        assert not alive, f"still running after Ctrl-C: {[' '.join(p.cmdline()) for p in alive]}"
+        for port in (api_port, sandbox_port):
+            with socket.socket() as s:
+                assert s.connect_ex(("127.0.0.1", port)) != 0, f"port {port} still answers after Ctrl-C"
+        assert "Stopped." in out.read_text()
+    finally:  # whatever the outcome, leave nothing running
+        if proc.poll() is None:
+            started = started or psutil.Process(proc.pid).children(recursive=True)
+            proc.kill()
+        for p in started:
+            try:
+                p.kill()
+            except psutil.NoSuchProcess:
+                pass
