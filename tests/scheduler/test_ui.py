@@ -1,15 +1,18 @@
 """The Airflow UI after the backfills, in headless Chromium (Debian's package, driven by Playwright):
-log in, open demand_forecast's grid and its runs, and check they show the runs and their states.
+log in, open demand_forecast's grid and its runs, check they show the runs and their states, and backfill one
+day through the Trigger dialog.
 Screenshots go to test-artifacts/."""
 
 from __future__ import annotations
 
 import re
 import shutil
+from datetime import timedelta
 
 import pytest
 
-from tests.scheduler.conftest import ARTIFACTS, runs
+from tests.scheduler.conftest import ARTIFACTS, DAYS, runs, wait_backfill, wait_for
+from tools.inspect_run import inspect_partition
 
 pytestmark = pytest.mark.scheduler
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -60,3 +63,42 @@ def test_runs_page_shows_each_run_with_its_state(stack, page):
         assert run["state"].capitalize() in row, (run["state"], row)
     assert all(run["state"] == "success" for run in backfilled.values())
     page.screenshot(path=str(ARTIFACTS / "ui-runs.png"), full_page=True)
+
+
+def test_backfill_dialog_runs_exactly_the_chosen_day(stack, page):
+    """Last in this module: it adds a backfill run that the tests above do not expect."""
+    day = DAYS[0] - timedelta(days=1)
+    before = set(runs(stack))
+    page.goto(f"{stack.url}/dags/demand_forecast", wait_until="networkidle")
+    page.get_by_role("button", name=re.compile("Trigger")).first.click()
+    dialog = page.locator("[data-scope=dialog][data-part=content][data-state=open]")
+    dialog.locator("label:has-text('Backfill')").click()
+    for index in (0, 1):  # From and To: the same day, 00:00 in the UI's time zone (UTC here)
+        dialog.locator("[data-testid=datetime-input]").nth(index).click()
+        picker = page.locator("[data-scope=popover][data-part=content][data-state=open]").last
+        picker.locator("input[placeholder='YYYY/MM/DD']").fill(f"{day:%Y/%m/%d}")
+        picker.locator("input[placeholder='HH:mm']").fill("00:00")
+        dialog.get_by_text("Date Range").click()  # closes the picker
+    # The dialog asks the API for a dry run and says how many runs it would create.
+    preview = dialog.get_by_text(re.compile(r"\d+ runs? will be triggered"))
+    preview.wait_for(timeout=30_000)
+    assert re.match(r"1 runs? will be triggered", preview.inner_text()), preview.inner_text()
+    page.screenshot(path=str(ARTIFACTS / "ui-backfill-dialog.png"), full_page=True)
+    dialog.get_by_role("button", name="Run Backfill").click()
+
+    created = wait_for_backfill_of(stack, day)
+    wait_backfill(stack, created["id"])
+    after = runs(stack)
+    assert set(after) == before | {day.isoformat()}  # exactly the chosen day, nothing else
+    assert after[day.isoformat()]["state"] == "success"
+    report = inspect_partition(stack.endpoint, day.isoformat())
+    assert report["partition"]["location"].endswith(f"/predictions/dt={day}/demand-forecast-predict-{day:%Y%m%d}-1/")
+    assert report["prediction_rows"] > 0
+
+
+def wait_for_backfill_of(stack, day) -> dict:
+    def created():
+        found = stack.api("GET", "/backfills?dag_id=demand_forecast")["backfills"]
+        return next((b for b in found if b["from_date"].startswith(day.isoformat())), None)
+
+    return wait_for(created, 60, interval=1, what=f"the UI's backfill of {day}")
