@@ -50,7 +50,7 @@ def wait_for(predicate, timeout: float, interval: float = 3, what: str = "condit
 
 
 def backfill(stack: Stack, first: date, last: date, reprocess: str = "none", max_active_runs: int = 3) -> dict:
-    """Create a backfill through the REST API, as the README shows (pause, create, unpause).
+    """Create a backfill through the REST API, with the DAG paused meanwhile (the README says why).
 
     Airflow 3.3.2 on SQLite, which `airflow standalone` uses, races a reprocessing backfill against the
     scheduler: creating it clears and commits the existing runs one at a time, the scheduler starts them,
