@@ -178,10 +178,11 @@ def test_training_over_max_runtime_stops_with_max_runtime_exceeded(aws, bucket, 
     sm = aws("sagemaker")
     sm.create_training_job(
         **job(
-            aws, bucket, unique, hyperparameters={"sleep": 60}, StoppingCondition={"MaxRuntimeInSeconds": 2}
+            # long enough for the toolkit to start and the script to save its checkpoint on a busy 2-core box
+            aws, bucket, unique, hyperparameters={"sleep": 60}, StoppingCondition={"MaxRuntimeInSeconds": 10}
         )
     )
-    done = wait(sm, "training", unique, timeout=30)
+    done = wait(sm, "training", unique, timeout=45)
 
     assert (done["TrainingJobStatus"], done["SecondaryStatus"]) == ("Stopped", "MaxRuntimeExceeded")
     assert done["SecondaryStatusTransitions"][-1]["StatusMessage"] == (
