@@ -30,7 +30,9 @@ def page(stack):
         browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         page = browser.new_page(viewport={"width": 1600, "height": 1000})
         page.goto(f"{stack.url}/", wait_until="networkidle")
-        assert "/auth/login" in page.url  # the UI asks for a login first
+        # The UI asks for a login first. The SPA redirects only after its first API call answers 401, which on a
+        # busy machine can come after "networkidle" (a CI run saw the page still at "/"), so wait for the redirect.
+        page.wait_for_url(re.compile(r"/auth/login"), timeout=30_000)
         user, password = stack.login()
         page.fill("input[name=username]", user)
         page.fill("input[name=password]", password)
