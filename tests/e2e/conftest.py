@@ -6,6 +6,8 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -39,6 +41,15 @@ class Pipeline:
             proc = subprocess.run([sys.executable, "-m", "airflow", "dags", "test", "demand_forecast", day.isoformat()],
                                   cwd=REPO, env=self.env(**extra_env), stdout=f, stderr=subprocess.STDOUT, timeout=900)
         return proc.returncode, log.read_text()
+
+    @contextmanager
+    def faults(self) -> Iterator:
+        """Yields the sandbox's control client; every fault injected inside the block is cleared when it ends,
+        even when the run under it fails, so the next test starts from a healthy sandbox."""
+        try:
+            yield self.sandbox.client
+        finally:
+            self.sandbox.client.clear_faults()
 
     def inspect(self, day: date) -> dict:
         from tools.inspect_run import inspect_partition

@@ -132,11 +132,9 @@ def test_rejected_challenger_keeps_the_champion_and_warns_without_paging(pipelin
 def test_training_failure_pages_once_and_publishes_nothing(pipeline):
     day = LAST_DAY - timedelta(days=2)
     reason = "AlgorithmError: injected by the test: out of memory"
-    pipeline.sandbox.client.fail_job(f"demand-forecast-train-{day:%Y%m%d}-*", reason, count=None)
-    try:
+    with pipeline.faults() as sandbox:
+        sandbox.fail_job(f"demand-forecast-train-{day:%Y%m%d}-*", reason, count=None)
         code, log = pipeline.dags_test(day)
-    finally:
-        pipeline.sandbox.client.clear_faults()
     assert code != 0
     states = pipeline.task_states(log)
     assert states["train"] == "failed"
@@ -154,19 +152,17 @@ def test_training_failure_pages_once_and_publishes_nothing(pipeline):
     assert report["partition"] is None and report["model_versions_for_partition"] == 0
 
 
-def _fail_extraction(pipeline, day):
+def _fail_extraction(sandbox):
     """Athena refuses every query: extract_training fails after its retries, quickly."""
-    pipeline.sandbox.client.fail_calls("athena", "StartQueryExecution", "InternalServerException", count=None)
+    sandbox.fail_calls("athena", "StartQueryExecution", "InternalServerException", count=None)
 
 
 def test_slack_down_leaves_the_failure_as_it_is_and_logs_the_failed_alert(pipeline):
     day = LAST_DAY - timedelta(days=3)
-    _fail_extraction(pipeline, day)
-    pipeline.sandbox.client.slack_fault(status=500, count=None)
-    try:
+    with pipeline.faults() as sandbox:
+        _fail_extraction(sandbox)
+        sandbox.slack_fault(status=500, count=None)
         code, log = pipeline.dags_test(day)
-    finally:
-        pipeline.sandbox.client.clear_faults()
     assert code != 0
     states = pipeline.task_states(log)
     assert states["extract_training"] == "failed"  # the task's own outcome, unchanged by the alert failing
@@ -181,11 +177,9 @@ def test_webhook_connection_pages_through_the_webhook(pipeline):
     day = LAST_DAY - timedelta(days=4)
     webhook = {"conn_type": "slackwebhook", "host": f"{pipeline.sandbox.endpoint}/_sandbox/slack/services",
                "password": "T0SANDBOX/B0SANDBOX/e2e-webhook"}
-    _fail_extraction(pipeline, day)
-    try:
+    with pipeline.faults() as sandbox:
+        _fail_extraction(sandbox)
         code, log = pipeline.dags_test(day, AIRFLOW_CONN_SLACK_ONCALL=_json.dumps(webhook))
-    finally:
-        pipeline.sandbox.client.clear_faults()
     assert code != 0
     # Both extracts fail; whichever fails first pages, the other is counted, not posted.
     [page] = alerts(pipeline, day)
