@@ -15,9 +15,12 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt constraints.txt
 	@touch $@
 
 demo: install
+	@tools/system-deps runtime
 	$(BIN)/python tools/demo.py $(if $(DATE),--date $(DATE))
 
+# Debian packages (Chromium for the UI test, ...) come from tools/system-packages.txt, installed when missing.
 test: install
+	@tools/system-deps runtime test
 	$(BIN)/python -m pytest
 
 lint: install
