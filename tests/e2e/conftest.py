@@ -14,10 +14,17 @@ from pathlib import Path
 
 import pytest
 
+from tests import fast_settings
 from tests.conftest import REPO, SandboxHandle, start_sandbox, stop_sandbox
 
 # The last seeded day is yesterday (UTC), as in production: a run for D needs D to be over.
 LAST_DAY = datetime.now(UTC).date() - timedelta(days=1)
+
+
+# What every run here is given unless a test overrides it: the fast settings (a cheaper model; see
+# tests/fast_settings.py) and short retry delays. Tries, backoff and caps are asserted by the DAG policy tests;
+# waiting out production delays (about 70 s over this file) would test nothing more.
+TEST_ENV = {"BATCHML_RETRY_DELAY_SECONDS": "1", "BATCHML_MAX_RETRY_DELAY_SECONDS": "2"}
 
 
 @dataclass
@@ -25,10 +32,17 @@ class Pipeline:
     sandbox: SandboxHandle
     airflow_home: Path
     logs: Path
+    settings_dir: Path
 
     def env(self, **extra: str) -> dict[str, str]:
-        env = {**self.sandbox.env(), "AIRFLOW_HOME": str(self.airflow_home), **extra}
-        return env
+        return {**self.sandbox.env(), "AIRFLOW_HOME": str(self.airflow_home),
+                "BATCHML_CONFIG_DIR": str(self.settings_dir), **TEST_ENV, **extra}
+
+    def settings(self) -> dict:
+        """The settings the runs here use (a copy: edit it and write it elsewhere for one run)."""
+        import yaml
+
+        return yaml.safe_load((self.settings_dir / "demand_forecast.yaml").read_text())
 
     def airflow(self, *args: str, check: bool = True, **extra_env: str) -> subprocess.CompletedProcess:
         return subprocess.run([sys.executable, "-m", "airflow", *args], cwd=REPO, env=self.env(**extra_env),
@@ -72,7 +86,7 @@ def pipeline(tmp_path_factory) -> Pipeline:
     try:
         home = tmp_path_factory.mktemp("airflow-home")
         logs = tmp_path_factory.mktemp("e2e-logs")
-        p = Pipeline(sandbox, home, logs)
+        p = Pipeline(sandbox, home, logs, fast_settings.write(tmp_path_factory.mktemp("fast-settings")))
         # The documented seeding step, which also migrates the Airflow DB and creates the pool.
         subprocess.run([sys.executable, "-m", "sandbox", "seed", "--port", sandbox.endpoint.rsplit(":", 1)[1],
                         "--end-date", LAST_DAY.isoformat()], cwd=REPO, env=p.env(), check=True, capture_output=True,

@@ -11,7 +11,6 @@ from datetime import timedelta
 import pytest
 import yaml
 
-from tests.conftest import REPO
 from tests.e2e.conftest import LAST_DAY, alerts
 
 pytestmark = pytest.mark.e2e
@@ -114,7 +113,7 @@ def test_same_partition_twice_leaves_one_partition_and_one_version(pipeline, fir
 
 
 def test_rejected_challenger_keeps_the_champion_and_warns_without_paging(pipeline, first_run, tmp_path):
-    settings = yaml.safe_load((REPO / "include" / "config" / "demand_forecast.yaml").read_text())
+    settings = pipeline.settings()
     settings["gate"]["max_wape"] = 0.01  # no model meets this
     (tmp_path / "demand_forecast.yaml").write_text(yaml.safe_dump(settings))
     code, log = pipeline.dags_test(LAST_DAY, BATCHML_CONFIG_DIR=str(tmp_path))
