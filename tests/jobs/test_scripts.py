@@ -83,10 +83,38 @@ def test_preprocess_splits_training_holdout_and_scoring(work, preprocessed):
     assert record["forecast_date"] == (D + timedelta(days=1)).isoformat() and record["horizon_days"] == 1
 
 
-def test_preprocess_refuses_history_that_does_not_end_at_d(work):
+def _message(work: Path) -> str:
+    """/opt/ml/output/message of a processing job whose --base-dir is /opt/ml/processing."""
+    return (work.parent / "output" / "message").read_text()
+
+
+def test_preprocess_refuses_history_that_does_not_end_at_d_and_says_no_retry_can_help(work):
     done = subprocess.run([sys.executable, str(SCRIPTS / "preprocess.py"), "--base-dir", str(work),
                            "--partition-date", (D + timedelta(days=1)).isoformat()], capture_output=True, text=True)
     assert done.returncode != 0 and "expected the partition day" in done.stderr
+    assert _message(work).startswith("NonRetryableError: history ends 2026-11-20, expected the partition day")
+
+
+def test_preprocess_names_the_history_a_run_needs(work):
+    done = subprocess.run([sys.executable, str(SCRIPTS / "preprocess.py"), "--base-dir", str(work),
+                           "--partition-date", D.isoformat(), "--training-origins-days", "500"],
+                          capture_output=True, text=True)
+    assert done.returncode != 0
+    assert _message(work) == ("NonRetryableError: history of 430 days is too short: 500 training origins, "
+                              "the 7-day holdout and 28 days of lags need 536")
+
+
+@pytest.mark.parametrize("args, problem", [
+    (["--max_iters", "30"], "unknown arguments ['--max_iters', '30']: train.py takes max_iter, learning_rate"),
+    (["--max_iter", "2.5"], "max_iter: 2.5 is not an integer"),
+    (["--learning_rate", "0"], "learning_rate: 0.0 must be above 0"),
+])
+def test_train_refuses_hyperparameters_it_does_not_take_without_a_retry(work, preprocessed, tmp_path, args, problem):
+    done = subprocess.run([sys.executable, str(SCRIPTS / "train.py"), *args], capture_output=True, text=True,
+                          env={**os.environ, "SM_CHANNEL_TRAIN": str(work / "output" / "train"),
+                               "SM_MODEL_DIR": str(tmp_path / "model"), "SM_OUTPUT_DIR": str(tmp_path / "output")})
+    assert done.returncode != 0
+    assert (tmp_path / "output" / "failure").read_text().startswith(f"NonRetryableError: {problem}")
 
 
 def test_train_writes_a_model_the_serving_code_loads(model_dir):

@@ -21,15 +21,16 @@ from pathlib import Path
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from contract import LAG_DAYS, fail_permanently, min_history_days  # noqa: E402
 from features import FEATURES, KEYS, Panel  # noqa: E402
 
 BASE = Path("/opt/ml/processing")
 
 
-def read_parquet_dir(path: Path) -> pd.DataFrame:
+def read_parquet_dir(path: Path, message_file: Path) -> pd.DataFrame:
     files = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith((".", "_")))
     if not files:
-        raise SystemExit(f"no input files under {path}")
+        fail_permanently(f"no input files under {path}", message_file)
     return pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
 
 
@@ -41,21 +42,25 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--base-dir", default=str(BASE), help="the processing root (/opt/ml/processing on SageMaker)")
     args = parser.parse_args(argv)
     base = Path(args.base_dir)
+    # /opt/ml/output/message: SageMaker returns it as the job's ExitMessage (see contract.py).
+    message_file = base.parent / "output" / "message"
     started = time.time()
 
-    history = read_parquet_dir(base / "input" / "training")
-    calendar = read_parquet_dir(base / "input" / "scoring")
+    history = read_parquet_dir(base / "input" / "training", message_file)
+    calendar = read_parquet_dir(base / "input" / "scoring", message_file)
     panel = Panel.from_history(history)
     day = pd.Timestamp(args.partition_date)
     if panel.last_day != day:
-        raise SystemExit(f"history ends {panel.last_day.date()}, expected the partition day {day.date()}")
+        fail_permanently(f"history ends {panel.last_day.date()}, expected the partition day {day.date()}",
+                         message_file)
     h = args.horizon_days
     last = panel.index_of(day)
     holdout_origin = last - h
     first_origin = holdout_origin - args.training_origins_days
-    if first_origin < 28:
-        raise SystemExit(f"history of {len(panel.days)} days is too short for {args.training_origins_days} "
-                         f"training origins plus the {h}-day holdout and 28 days of lags")
+    if first_origin < LAG_DAYS:
+        needed = min_history_days(args.training_origins_days, h)
+        fail_permanently(f"history of {len(panel.days)} days is too short: {args.training_origins_days} training "
+                         f"origins, the {h}-day holdout and {LAG_DAYS} days of lags need {needed}", message_file)
 
     train = panel.examples(range(first_origin, holdout_origin), range(1, h + 1))
     # Keep only targets the holdout week has not seen: the evaluation must be out of sample.

@@ -20,27 +20,32 @@ import pandas as pd
 from sklearn.ensemble import HistGradientBoostingRegressor
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from contract import HYPERPARAMETERS, fail_permanently, hyperparameter_problems, parse_hyperparameter  # noqa: E402
 from features import CATEGORICAL, FEATURES, design_matrix, metrics  # noqa: E402
 
 MODEL_FORMAT = 1
 
 
 def main(argv: list[str] | None = None) -> None:
+    # The hyperparameters come from contract.HYPERPARAMETERS, which the pipeline settings are validated
+    # against: a name or value this script would not take is refused when the DAG is parsed, and again here.
     parser = argparse.ArgumentParser()
-    parser.add_argument("--max_iter", type=int, default=300)
-    parser.add_argument("--learning_rate", type=float, default=0.08)
-    parser.add_argument("--max_leaf_nodes", type=int, default=63)
-    parser.add_argument("--min_samples_leaf", type=int, default=40)
-    parser.add_argument("--l2_regularization", type=float, default=1.0)
+    for name, spec in HYPERPARAMETERS.items():
+        parser.add_argument(f"--{name}", default=spec["default"], help=spec["help"],
+                            type=lambda text, name=name: parse_hyperparameter(name, text))
     parser.add_argument("--train", default=os.environ.get("SM_CHANNEL_TRAIN", "/opt/ml/input/data/train"))
     parser.add_argument("--model-dir", default=os.environ.get("SM_MODEL_DIR", "/opt/ml/model"))
+    failure_file = Path(os.environ.get("SM_OUTPUT_DIR", "/opt/ml/output")) / "failure"
     args, unknown = parser.parse_known_args(argv)
     if unknown:
-        print(f"ignoring unknown arguments {unknown}")
+        fail_permanently(f"unknown arguments {unknown}: train.py takes {', '.join(HYPERPARAMETERS)}", failure_file)
+    problems = hyperparameter_problems({name: getattr(args, name) for name in HYPERPARAMETERS})
+    if problems:
+        fail_permanently("; ".join(f"{name}: {problem}" for name, problem in problems), failure_file)
 
     files = sorted(Path(args.train).rglob("*.parquet"))
     if not files:
-        raise SystemExit(f"no training data (*.parquet) under {args.train}")
+        fail_permanently(f"no training data (*.parquet) under {args.train}", failure_file)
     frame = pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
     categories = {c: sorted(frame[c].dropna().unique().tolist()) for c in CATEGORICAL}
     X, y = design_matrix(frame, categories), frame["actual"].to_numpy(dtype=float)
@@ -74,8 +79,7 @@ def main(argv: list[str] | None = None) -> None:
         "categories": categories,
         "trained_through": str(last_origin),
         "training_rows": int(len(X)),
-        "hyperparameters": {k: getattr(args, k) for k in
-                            ("max_iter", "learning_rate", "max_leaf_nodes", "min_samples_leaf", "l2_regularization")},
+        "hyperparameters": {k: getattr(args, k) for k in HYPERPARAMETERS},
         "train_metrics": fitted,
     }
     (model_dir / "model.json").write_text(json.dumps(meta, indent=2))
