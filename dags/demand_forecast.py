@@ -37,6 +37,7 @@ from batchml.dags import (
     recovery_callback,
 )
 from batchml.demand_forecast import requests
+from batchml.demand_forecast.contract import min_history_days
 from batchml.demand_forecast.tasks import check_data_quality, gate, keep_champion, prepare_run
 from batchml.operators.athena import AthenaUnloadOperator
 from batchml.operators.glue import GlueCatalogUpsertPartitionOperator
@@ -61,8 +62,9 @@ with DAG(
     default_args=default_args(settings),
     deadline=publish_deadline(settings),
     params={
-        "history_days": Param(settings["data"]["history_days"], type="integer", minimum=120, maximum=1095,
-                              description="Days of sales history to extract, ending at the partition day."),
+        "history_days": Param(settings["data"]["history_days"], type="integer", minimum=min_history_days(settings.raw),
+                              maximum=1095, description="Days of sales history to extract, ending at the partition "
+                              "day; at least the training origins + holdout + lags of the settings need."),
         # Optional: null, so the UI's trigger and backfill forms do not demand one.
         "note": Param(None, type=["null", "string"], maxLength=200, description="Why this run was started (optional)."),
     },
@@ -87,7 +89,11 @@ with DAG(
                     "last_day": plan("windows", "last_forecast_day")},
         database=plan("env", "raw_database"), workgroup=plan("env", "athena_workgroup"),
         output_prefix=plan("paths", "extract_scoring"), **athena)
-    quality = check_data_quality(run, history.output, scoring.output)
+    profile = AthenaUnloadOperator(
+        task_id="profile_extracts", sql="demand_forecast/profile_extracts.sql",
+        parameters=requests.profile_parameters(settings), database=plan("env", "raw_database"),
+        workgroup=plan("env", "athena_workgroup"), output_prefix=plan("paths", "profile"), **athena)
+    quality = check_data_quality(run, profile.output)
     features = SageMakerProcessingJobOperator(
         task_id="preprocess", job_name_prefix=job_prefix("preprocess"), request=requests.preprocessing,
         request_kwargs={"run": run}, **sagemaker)
@@ -113,7 +119,7 @@ with DAG(
         partition_values=["{{ ds }}"], location="{{ ti.xcom_pull(task_ids='batch_predict')['output_path'] }}",
         outlets=[PREDICTIONS], on_success_callback=recovery_callback(settings), **aws_args())
 
-    run >> sales_ready >> [history, scoring] >> quality >> features
+    run >> sales_ready >> [history, scoring, profile] >> quality >> features
     decision >> [registered, kept] >> predictions >> published
     apply_timeouts(dag, settings)
 

@@ -21,6 +21,14 @@ from typing import Any
 INCLUDE_DIR = Path(__file__).resolve().parents[2] / "include"
 
 IDENTIFIER = "^[a-z_][a-z0-9_]{0,127}$"
+
+
+def _bound(properties: dict[str, Any]) -> dict[str, Any]:
+    """A plausibility bound: its values, and the reason for them (the page quotes it)."""
+    return {"type": "object", "additionalProperties": False, "required": [*properties, "reason"],
+            "properties": {**properties, "reason": {"type": "string", "minLength": 10, "maxLength": 200}}}
+
+
 _SETTINGS_SCHEMA: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
@@ -45,7 +53,8 @@ _SETTINGS_SCHEMA: dict[str, Any] = {
         },
         "quality": {
             "type": "object", "additionalProperties": False,
-            "required": ["min_rows", "required_columns", "max_null_fraction", "min_day_coverage", "min_series"],
+            "required": ["min_rows", "required_columns", "max_null_fraction", "min_day_coverage", "min_series",
+                         "plausibility"],
             "properties": {
                 "min_rows": {"type": "integer", "minimum": 1},
                 "required_columns": {"type": "array", "items": {"type": "string"}, "minItems": 1},
@@ -53,6 +62,22 @@ _SETTINGS_SCHEMA: dict[str, Any] = {
                                       "additionalProperties": {"type": "number", "minimum": 0, "maximum": 1}},
                 "min_day_coverage": {"type": "number", "minimum": 0, "maximum": 1},
                 "min_series": {"type": "integer", "minimum": 1},
+                "plausibility": {
+                    "type": "object", "additionalProperties": False,
+                    "required": ["baseline_days", "units_sold", "unit_price", "day_total", "series_units",
+                                 "series_present", "duplicate_keys"],
+                    "properties": {
+                        "baseline_days": {"type": "integer", "minimum": 7, "maximum": 365},
+                        "units_sold": _bound({"min": {"type": "integer"}}),
+                        "unit_price": _bound({"min": {"type": "number"}, "max": {"type": "number"}}),
+                        "day_total": _bound({"min_ratio": {"type": "number", "minimum": 0},
+                                             "max_ratio": {"type": "number", "exclusiveMinimum": 1}}),
+                        "series_units": _bound({"max_ratio": {"type": "number", "exclusiveMinimum": 1},
+                                                "floor_units": {"type": "number", "exclusiveMinimum": 0}}),
+                        "series_present": _bound({"min_share": {"type": "number", "minimum": 0, "maximum": 1}}),
+                        "duplicate_keys": _bound({"max": {"type": "integer", "minimum": 0}}),
+                    },
+                },
             },
         },
         "model": {
@@ -121,6 +146,28 @@ def validate(document: Any, schema: dict[str, Any], source: str) -> None:
         raise ConfigError(f"{source} is invalid:\n" + "\n".join(lines))
 
 
+def _pipeline_problems(pipeline: str, document: dict[str, Any]) -> list[str]:
+    """Names the schema cannot know: a pipeline package may check its settings against its job scripts and
+    extracts with ``batchml.<pipeline>.contract.settings_problems`` (each problem ``path: message``)."""
+    import importlib
+
+    try:
+        contract = importlib.import_module(f"batchml.{pipeline}.contract")
+    except ModuleNotFoundError:
+        return []
+    return contract.settings_problems(document)
+
+
+def unknown_task_ids(settings: PipelineSettings, task_ids: set[str]) -> None:
+    """``timeouts_minutes`` may only name tasks of the DAG (and ``default``): a misspelt task id would
+    silently give that task the default timeout."""
+    unknown = sorted(set(settings["timeouts_minutes"]) - task_ids - {"default"})
+    if unknown:
+        raise ConfigError(f"{settings.source} is invalid:\n" + "\n".join(
+            f"- timeouts_minutes.{name}: no task {name!r} in {settings.name} (its tasks: {', '.join(sorted(task_ids))})"
+            for name in unknown))
+
+
 class PipelineSettings:
     """The validated settings file. A plain class: it is built while the DAG is parsed, where every
     millisecond is paid on each parse (a dataclass definition alone costs about one)."""
@@ -143,6 +190,9 @@ class PipelineSettings:
         validate(document, _SETTINGS_SCHEMA, str(path))
         if document["pipeline"] != pipeline:
             raise ConfigError(f"{path}: pipeline is {document['pipeline']!r}, expected {pipeline!r}")
+        problems = _pipeline_problems(pipeline, document)
+        if problems:
+            raise ConfigError(f"{path} is invalid:\n" + "\n".join(f"- {p}" for p in problems))
         return cls(document, str(path))
 
     def __getitem__(self, key: str) -> Any:

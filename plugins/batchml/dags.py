@@ -73,6 +73,10 @@ def job_args(settings: PipelineSettings, *, sagemaker: bool = False) -> dict[str
 
 
 def apply_timeouts(dag, settings: PipelineSettings) -> None:
-    """execution_timeout per task from the settings (time spent deferred is bounded by max_wait)."""
+    """execution_timeout per task from the settings (time spent deferred is bounded by max_wait). A key of
+    ``timeouts_minutes`` that is not a task id of ``dag`` is an import error naming it."""
+    from batchml.config import unknown_task_ids
+
+    unknown_task_ids(settings, set(dag.task_ids))
     for task in dag.tasks:
         task.execution_timeout = settings.timeout(task.task_id)

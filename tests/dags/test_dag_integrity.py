@@ -179,3 +179,31 @@ def test_the_publish_deadline_is_on_unless_switched_off():
     off = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True,
                          env={**env, "BATCHML_DEADLINE_ALERTS": "off"})
     assert json.loads(off.stdout.split("DEADLINES=", 1)[1]) == []
+
+
+def test_typos_in_free_form_settings_maps_are_dag_import_errors_naming_the_field(tmp_path):
+    """Why case 4: `max_iters`, `trian` and `unit_sold` used to pass and be silently ignored."""
+    import yaml
+
+    settings = yaml.safe_load((REPO / "include" / "config" / "demand_forecast.yaml").read_text())
+    settings["model"]["hyperparameters"]["max_iters"] = 300
+    settings["quality"]["max_null_fraction"]["unit_sold"] = 0.0
+    (tmp_path / "demand_forecast.yaml").write_text(yaml.safe_dump(settings))
+    timeouts = yaml.safe_load((REPO / "include" / "config" / "demand_forecast.yaml").read_text())
+    timeouts["timeouts_minutes"]["trian"] = 150
+    (tmp_path / "timeouts").mkdir()
+    (tmp_path / "timeouts" / "demand_forecast.yaml").write_text(yaml.safe_dump(timeouts))
+    code = (
+        "import sys, json; sys.path[:0] = ['plugins', '.']\n"
+        "from airflow.dag_processing.dagbag import DagBag\n"
+        "print('ERRORS=' + json.dumps(DagBag(dag_folder='dags').import_errors))\n"
+    )
+    messages = []
+    for config_dir in (tmp_path, tmp_path / "timeouts"):
+        out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True,
+                             env={**os.environ, "BATCHML_CONFIG_DIR": str(config_dir)})
+        [message] = json.loads(out.stdout.split("ERRORS=", 1)[1]).values()
+        messages.append(message)
+    assert "model.hyperparameters.max_iters: train.py takes no hyperparameter 'max_iters'" in messages[0]
+    assert "quality.max_null_fraction.unit_sold: not a column of the training extract" in messages[0]
+    assert "timeouts_minutes.trian: no task 'trian' in demand_forecast" in messages[1]

@@ -68,3 +68,49 @@ def test_bad_environment_values_are_named(change, message):
 def test_missing_environment_says_where_to_look():
     with pytest.raises(ConfigError, match="is not set: see README"):
         EnvironmentConfig.from_json(None, "Airflow Variable 'demand_forecast_env'")
+
+
+def test_typos_inside_free_form_maps_are_named_with_their_path(tmp_path):
+    """Why case 4: each of these was silently ignored or fell back to a default."""
+    def break_it(doc):
+        doc["model"]["hyperparameters"]["max_iters"] = 300
+        doc["model"]["hyperparameters"]["learning_rate"] = 0
+        doc["quality"]["max_null_fraction"]["unit_sold"] = 0.0
+        doc["quality"]["required_columns"].append("sales_day")
+
+    with pytest.raises(ConfigError) as err:
+        PipelineSettings.load("demand_forecast", _write(tmp_path, break_it))
+    text = str(err.value)
+    assert "model.hyperparameters.max_iters: train.py takes no hyperparameter 'max_iters' (it takes " in text
+    assert "model.hyperparameters.learning_rate: 0 must be above 0" in text
+    assert "quality.max_null_fraction.unit_sold: not a column of the training extract (store_id, item_id" in text
+    assert "quality.required_columns.7: 'sales_day' is not a column of the training extract" in text
+
+
+def test_the_default_history_must_cover_what_the_model_needs(tmp_path):
+    with pytest.raises(ConfigError, match="data.history_days: 548 is too short: 600 training origins, the 7-day "
+                                          "holdout, 28 days of lags and D need 636"):
+        PipelineSettings.load("demand_forecast", _write(tmp_path, lambda d: d["model"].update(training_origins_days=600)))
+
+
+def test_every_plausibility_bound_needs_a_reason(tmp_path):
+    with pytest.raises(ConfigError, match="quality.plausibility.day_total: 'reason' is a required property"):
+        PipelineSettings.load("demand_forecast",
+                              _write(tmp_path, lambda d: d["quality"]["plausibility"]["day_total"].pop("reason")))
+
+
+def test_timeouts_must_name_tasks_of_the_dag(tmp_path):
+    from batchml.config import unknown_task_ids
+
+    settings = PipelineSettings.load("demand_forecast", _write(tmp_path, lambda d: d["timeouts_minutes"].update(trian=150)))
+    with pytest.raises(ConfigError, match="timeouts_minutes.trian: no task 'trian' in demand_forecast"):
+        unknown_task_ids(settings, {"train", "preprocess", "evaluate", "batch_predict"})
+
+
+def test_hyperparameters_train_py_takes_are_the_ones_declared_for_it():
+    """One source: the settings are checked against the same declaration train.py builds its parser from."""
+    from batchml.demand_forecast.contract import scripts
+
+    train = (INCLUDE_DIR / "scripts" / "demand_forecast" / "train.py").read_text()
+    assert "for name, spec in HYPERPARAMETERS.items()" in train and "--max_iter" not in train
+    assert set(PipelineSettings.load("demand_forecast")["model"]["hyperparameters"]) <= set(scripts().HYPERPARAMETERS)

@@ -59,3 +59,37 @@ def test_names_come_from_pipeline_step_and_day():
     assert job_sequence(prefix, "demand-forecast-train-2026112-1") is None
     layout = S3Layout("bkt", "ml", "demand_forecast")
     assert layout.partition("predictions", "2026-11-20") == "s3://bkt/ml/demand_forecast/predictions/dt=2026-11-20/"
+
+
+def _settings():
+    from batchml.config import PipelineSettings
+
+    return PipelineSettings.load("demand_forecast")
+
+
+def test_unknown_conf_keys_are_refused_before_anything_runs():
+    """Why case 7."""
+    from batchml.demand_forecast.plan import check_params
+
+    with pytest.raises(PlanError, match=r"unknown dag_run.conf keys \['histroy_days'\]: this DAG takes "
+                                        r"\['history_days', 'note'\]"):
+        check_params({"history_days", "note"}, {"history_days": 548}, {"histroy_days": 500}, _settings())
+    check_params({"history_days", "note"}, {"history_days": 548}, {"history_days": 500}, _settings())
+
+
+def test_a_history_too_short_for_the_model_is_refused_and_the_param_bound_agrees():
+    """Why case 5: 130 days used to fail in preprocess after four paid SageMaker jobs."""
+    from batchml.demand_forecast.contract import min_history_days
+    from batchml.demand_forecast.plan import check_params
+
+    settings = _settings()
+    assert min_history_days(settings.raw) == 365 + 7 + 28 + 1
+    with pytest.raises(PlanError, match="history_days=130 is too short: 365 training origins, the 7-day holdout "
+                                        "and the lags need at least 401"):
+        check_params({"history_days", "note"}, {"history_days": 130}, {"history_days": 130}, settings)
+    check_params({"history_days", "note"}, {"history_days": 401}, None, settings)
+
+
+def test_the_baseline_window_ends_the_day_before_d():
+    w = windows(date(2026, 11, 20), history_days=548, active_lookback_days=28, horizon_days=7, baseline_days=28)
+    assert w["baseline_start"] == "2026-10-23"

@@ -61,3 +61,38 @@ def test_unload_wraps_the_select():
 def test_unload_refuses_targets_that_are_not_plain_s3_prefixes(target):
     with pytest.raises(ValueError):
         unload("SELECT 1", target)
+
+
+def _render(name: str) -> str:
+    """A .sql file as Airflow renders it (Jinja, the DAG's template_searchpath)."""
+    import jinja2
+
+    from batchml.config import INCLUDE_DIR
+
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(INCLUDE_DIR / "sql"))).get_template(name).render()
+
+
+def test_extract_columns_are_the_ones_the_settings_are_checked_against():
+    import sqlglot
+
+    from batchml.demand_forecast.contract import scripts
+
+    for name, columns in (("extract_training", scripts().TRAINING_COLUMNS), ("extract_scoring", scripts().SCORING_COLUMNS)):
+        select, _ = bind(_render(f"demand_forecast/{name}.sql"), {p: "x" for p, _, _ in placeholders(
+            _render(f"demand_forecast/{name}.sql"))})
+        assert tuple(sqlglot.parse_one(select, read="athena").named_selects) == columns, name
+
+
+def test_profile_query_binds_the_parameters_the_dag_passes_and_measures_every_column():
+    from batchml.config import PipelineSettings
+    from batchml.demand_forecast.contract import scripts
+    from batchml.demand_forecast.requests import profile_parameters
+
+    text = _render("demand_forecast/profile_extracts.sql")
+    params = profile_parameters(PipelineSettings.load("demand_forecast"))
+    select, bound = bind(text, params)  # raises if the DAG passes one too many or too few
+    assert "FROM sales AS s" in select and "CROSS JOIN calendar AS c" in select  # both extracts, included
+    assert params["min_units"] == 0 and params["series_max_ratio"] == 15.0
+    assert "'{{ ds }}'" in bound  # values travel as ExecutionParameters, rendered by Airflow later
+    for column in scripts().TRAINING_COLUMNS:
+        assert f"AS null_{column}" in select and f"AS d_null_{column}" in select

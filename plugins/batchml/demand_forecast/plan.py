@@ -37,9 +37,11 @@ def partition_day(logical_date: datetime | None, now: datetime) -> date:
     return day
 
 
-def windows(day: date, *, history_days: int, active_lookback_days: int, horizon_days: int) -> dict[str, str]:
+def windows(day: date, *, history_days: int, active_lookback_days: int, horizon_days: int,
+            baseline_days: int = 28) -> dict[str, str]:
     return {
         "history_start": (day - timedelta(days=history_days - 1)).isoformat(),
+        "baseline_start": (day - timedelta(days=baseline_days)).isoformat(),
         "partition_date": day.isoformat(),
         "active_start": (day - timedelta(days=active_lookback_days - 1)).isoformat(),
         "first_forecast_day": (day + timedelta(days=1)).isoformat(),
@@ -52,12 +54,33 @@ def paths(layout: S3Layout, day: date) -> dict[str, str]:
     return {
         "extract_training": layout.partition("extract", day) + "training/",
         "extract_scoring": layout.partition("extract", day) + "scoring/",
+        "profile": layout.partition("extract", day) + "profile/",
         "features": layout.partition("features", day),
         "models": layout.partition("models", day),
         "evaluation": layout.partition("evaluation", day),
         "predictions": layout.partition("predictions", day),
         "predictions_table": layout.area("predictions"),
     }
+
+
+def check_params(declared: set[str], params: dict[str, Any], conf: dict[str, Any] | None,
+                 settings: PipelineSettings) -> None:
+    """Refuse, before anything is paid for, a run that can never succeed: ``dag_run.conf`` keys that are not
+    Params of the DAG (a typo would otherwise be carried silently), and a history shorter than the model
+    needs (the training origins, the holdout and the lags; the Param's own minimum says the same)."""
+    from batchml.demand_forecast.contract import min_history_days
+
+    unknown = sorted(set(conf or {}) - declared)
+    if unknown:
+        raise PlanError(f"unknown dag_run.conf keys {unknown}: this DAG takes {sorted(declared)}; "
+                        "nothing was run")
+    needed = min_history_days(settings.raw)
+    history = params.get("history_days")
+    if history is not None and int(history) < needed:
+        model = settings["model"]
+        raise PlanError(f"history_days={history} is too short: {model['training_origins_days']} training origins, "
+                        f"the {model['horizon_days']}-day holdout and the lags need at least {needed}; "
+                        "nothing was run")
 
 
 def code_bundle(directory: Path = SCRIPTS_DIR) -> tuple[bytes, dict[str, bytes], str]:
@@ -114,7 +137,8 @@ def build(*, settings: PipelineSettings, env: EnvironmentConfig, day: date, run_
         "paths": paths(layout, day),
         "windows": windows(day, history_days=int(params.get("history_days") or settings["data"]["history_days"]),
                            active_lookback_days=settings["data"]["active_lookback_days"],
-                           horizon_days=model["horizon_days"]),
+                           horizon_days=model["horizon_days"],
+                           baseline_days=settings["quality"]["plausibility"]["baseline_days"]),
         "model": {
             "horizon_days": model["horizon_days"],
             "training_origins_days": model["training_origins_days"],

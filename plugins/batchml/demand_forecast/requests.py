@@ -17,6 +17,23 @@ METRIC_DEFINITIONS = [
 SCORING_CONTENT_TYPE, PREDICTIONS_ACCEPT = "application/jsonlines", "text/csv"
 
 
+def profile_parameters(settings) -> dict[str, Any]:
+    """ExecutionParameters of ``profile_extracts.sql``: the extracts' windows (templates reading the run plan)
+    and the plausibility bounds it counts against (numbers, from the settings)."""
+    from batchml.dags import plan
+
+    bounds = settings["quality"]["plausibility"]
+    return {
+        "history_start": plan("windows", "history_start"), "partition_date": "{{ ds }}",
+        "active_start": plan("windows", "active_start"), "first_day": plan("windows", "first_forecast_day"),
+        "last_day": plan("windows", "last_forecast_day"), "baseline_start": plan("windows", "baseline_start"),
+        "min_units": int(bounds["units_sold"]["min"]),
+        "min_price": float(bounds["unit_price"]["min"]), "max_price": float(bounds["unit_price"]["max"]),
+        "series_max_ratio": float(bounds["series_units"]["max_ratio"]),
+        "series_floor_units": float(bounds["series_units"]["floor_units"]),
+    }
+
+
 def _common(run: dict[str, Any]) -> dict[str, Any]:
     return {"role_arn": run["env"]["sagemaker_role_arn"], "image_uri": run["image_uri"],
             "kms_key_id": run["env"].get("kms_key_id")}

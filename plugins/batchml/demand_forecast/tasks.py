@@ -34,12 +34,13 @@ def prepare_run(params: dict[str, Any] | None = None) -> dict[str, Any]:
 
     context = get_current_context()
     settings = _settings()
+    dag_run = context["dag_run"]
     try:
+        plan.check_params(set(context["dag"].params), dict(params or {}), getattr(dag_run, "conf", None), settings)
         env = EnvironmentConfig.load(PIPELINE)
         day = plan.partition_day(context.get("logical_date"), datetime.now(UTC))
     except (ConfigError, plan.PlanError) as e:
         raise AirflowFailException(str(e)) from None  # retrying cannot fix configuration
-    dag_run = context["dag_run"]
     run_type = str(getattr(dag_run.run_type, "value", dag_run.run_type))
     image_uri = _image_uri(settings, env)
     code = _stage_code(settings, env)
@@ -96,43 +97,37 @@ def _champion(env, day: date) -> dict[str, Any] | None:
     return champion
 
 
-def _read_parquet_prefix(run: dict[str, Any], uri: str):
+def _read_profile(run: dict[str, Any], uri: str) -> dict[str, Any]:
+    """The one row the profile query unloaded (a few hundred bytes: the extracts stay in S3)."""
     import io
 
-    import pandas as pd
+    import pyarrow.parquet as pq
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
     s3 = S3Hook(**_aws(run))
     bucket, prefix = S3Hook.parse_s3_url(uri)
-    keys = [k for k in s3.list_keys(bucket_name=bucket, prefix=prefix) or [] if not k.rsplit("/", 1)[-1].startswith(("_", "."))]
-    if not keys:
-        return pd.DataFrame()
-    frames = [pd.read_parquet(io.BytesIO(s3.get_key(k, bucket).get()["Body"].read())) for k in keys]
-    return pd.concat(frames, ignore_index=True)
+    keys = [k for k in s3.list_keys(bucket_name=bucket, prefix=prefix) or []
+            if not k.rsplit("/", 1)[-1].startswith(("_", "."))]
+    rows = [row for k in keys for row in pq.read_table(io.BytesIO(s3.get_key(k, bucket).get()["Body"].read())).to_pylist()]
+    if len(rows) != 1:
+        raise AirflowFailException(f"the data profile under {uri} has {len(rows)} rows, expected 1")
+    return rows[0]
 
 
 @task(multiple_outputs=False)
-def check_data_quality(run: dict[str, Any], training: dict[str, Any], scoring: dict[str, Any]) -> dict[str, Any]:
-    """Fail the run at once, naming every failed check: a retry cannot fix data."""
+def check_data_quality(run: dict[str, Any], profile: dict[str, Any]) -> dict[str, Any]:
+    """Judge the profile Athena computed (batchml.quality) and fail the run at once, naming every failed check
+    with what was seen, the bound and why: a retry cannot fix data."""
     from batchml import quality
 
-    q, w = run["quality"], run["windows"]
-    history = _read_parquet_prefix(run, training["output_prefix"])
-    inputs = _read_parquet_prefix(run, scoring["output_prefix"])
-    checks = quality.check_history(
-        history, first_day=date.fromisoformat(w["history_start"]), last_day=date.fromisoformat(w["partition_date"]),
-        min_rows=q["min_rows"], required_columns=q["required_columns"], max_null_fraction=q["max_null_fraction"],
-        min_day_coverage=q["min_day_coverage"], min_series=q["min_series"],
-    ) + quality.check_scoring(inputs, first_day=date.fromisoformat(w["first_forecast_day"]),
-                              horizon_days=run["model"]["horizon_days"], min_series=q["min_series"])
+    checks = quality.judge(_read_profile(run, profile["output_prefix"]), quality=run["quality"],
+                           windows=run["windows"], horizon_days=run["model"]["horizon_days"])
     for c in checks:
-        print(f"{'PASS' if c.passed else 'FAIL'} {c.name}: {c.detail}")
+        print(f"{'PASS' if c.passed else 'FAIL'} {c.describe()}")
     failed = quality.failures(checks)
     if failed:
-        raise AirflowFailException(
-            f"data quality: {len(failed)} of {len(checks)} checks failed for {run['partition_date']}: "
-            + "; ".join(f"{c.name} ({c.detail})" for c in failed))
-    return {"history_rows": len(history), "scoring_rows": len(inputs), "checks": quality.report(checks)}
+        raise AirflowFailException(quality.failure_message(failed, len(checks), run["partition_date"]))
+    return {"checks": quality.report(checks)}
 
 
 @task.branch
@@ -140,7 +135,7 @@ def gate(run: dict[str, Any], evaluation: dict[str, Any]) -> str:
     """Ship the challenger, keep the champion, or stop: see batchml.gate for the rules."""
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
-    from batchml.gate import decide
+    from batchml.gate import decide, summary
 
     uri = evaluation["outputs"]["evaluation"] + "evaluation.json"
     bucket, key = S3Hook.parse_s3_url(uri)
@@ -161,8 +156,14 @@ def gate(run: dict[str, Any], evaluation: dict[str, Any]) -> str:
         return "register_model"
     if decision.use == "champion":
         return "keep_champion"
-    raise AirflowFailException("the new model is rejected and there is no approved champion to fall back on: "
-                               + "; ".join(decision.reasons))
+    if result["champion_arn"]:
+        headline = (f"no model qualifies for {run['partition_date']}: the new model is rejected and the champion "
+                    "fails the same bar; nothing is published. When both fail on one holdout, look at D's data "
+                    "first")
+    else:
+        headline = (f"the new model is rejected for {run['partition_date']} and there is no approved champion to "
+                    "fall back on; nothing is published")
+    raise AirflowFailException(f"{headline}. {summary(report)}. Failed: " + "; ".join(decision.reasons))
 
 
 def _check_evaluation(report: dict[str, Any], run: dict[str, Any]) -> None:
