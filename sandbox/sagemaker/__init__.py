@@ -52,6 +52,8 @@ Fidelity gaps -- what differs from AWS, on purpose or by necessity:
   ModelClientConfig.InvocationsTimeoutInSeconds is enforced per request but failed invocations are
   not retried (InvocationsMaxRetries). Blank lines are not sent as records. An unset BatchStrategy
   means MultiRecord. AssembleWith=Line appends a newline after every response.
+* A processing container's ``/opt/ml/output/message`` becomes the job's ExitMessage (its first 1 KB, whatever
+  the job's end), as AWS documents; a training container's ``/opt/ml/output/failure`` becomes FailureReason.
 * FailureReason texts follow AWS's shape ("AlgorithmError: ...") and add the exit code and the
   last lines of stderr; they are capped at 1024 characters, keeping both ends. A duplicate job name
   is ResourceInUse ("Training job names must be unique within an AWS account and region, ..."), as

@@ -168,6 +168,7 @@ class ProcessingExecution:
             self.launch.sink.add("stdout", job.exit_message)
             self.launch.sink.close()
             return job.finish("Stopped")
+        self._read_exit_message()
         if outcome.stopped_by:
             return job.finish("Stopped")
         if outcome.returncode != 0:
@@ -180,6 +181,13 @@ class ProcessingExecution:
                 self.ctx.s3, Path(containers.rewrite(s3_output["LocalPath"], self.base)), s3_output["S3Uri"]
             )
         job.finish("Completed")
+
+    def _read_exit_message(self) -> None:
+        """``/opt/ml/output/message``: AWS returns its first 1 KB as ExitMessage, whatever the job's end."""
+        message = self.base / "output" / "message"
+        if message.is_file():
+            with self.job.lock:
+                self.job.exit_message = message.read_bytes()[:1024].decode("utf-8", errors="replace")
 
     def stopped_before_start(self) -> None:
         self.job.finish("Stopped")

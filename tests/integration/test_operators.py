@@ -18,6 +18,7 @@ from batchml.operators.athena import AthenaQueryFailed, AthenaUnloadOperator
 from batchml.operators.glue import GlueCatalogUpsertPartitionOperator
 from batchml.operators.sagemaker import (
     SageMakerJobFailed,
+    SageMakerJobFailedForGood,
     SageMakerProcessingJobOperator,
     SageMakerRegisterModelPackageOperator,
 )
@@ -107,6 +108,47 @@ def test_retry_after_a_failed_job_launches_the_next_one(aws_env, bucket, unique)
     result = processing_op("pre", prefix, bucket).execute(context("pre", 2))
     assert result["job_name"] == f"{prefix}-2"
     assert [j["ProcessingJobStatus"] for j in jobs(aws_env, prefix)] == ["Failed", "Completed"]
+
+
+REFUSING_SCRIPT = b"""import pathlib, sys
+# /opt/ml/output/message, as a processing script reports an error no retry can fix (contract.py).
+message = pathlib.Path(sys.argv[1])
+message.parent.mkdir(parents=True, exist_ok=True)
+message.write_text('NonRetryableError: history of 130 days is too short')
+sys.exit(1)
+"""
+
+
+def test_a_job_that_says_no_retry_can_help_fails_the_task_without_retrying(aws_env, bucket, unique):
+    from airflow.sdk.exceptions import AirflowFailException
+
+    aws_env.boto3_client("s3").put_object(Bucket=bucket, Key="refuse/job.py", Body=REFUSING_SCRIPT)
+    prefix = f"{unique}-pre-20261120"
+
+    def request(job_name: str) -> dict:
+        return job_requests.processing_job(
+            job_name=job_name, role_arn=ROLE, image_uri=IMAGE, instance_type="ml.m5.large",
+            code_uri=f"s3://{bucket}/refuse/", script="job.py", inputs={}, outputs={},
+            arguments=["/opt/ml/output/message"])
+
+    op = SageMakerProcessingJobOperator(task_id="pre", job_name_prefix=prefix, request=request, retries=3,
+                                        aws_conn_id=None, region_name="us-east-1", poll_interval=0.2, deferrable=False)
+    with pytest.raises(SageMakerJobFailedForGood) as err:
+        op.execute(context("pre", 1))
+    assert isinstance(err.value, AirflowFailException)  # Airflow fails the task without using its retries
+    assert "ExitMessage: NonRetryableError: history of 130 days is too short" in err.value.aws_reason
+    [job] = jobs(aws_env, prefix)
+    assert job["ExitMessage"] == "NonRetryableError: history of 130 days is too short"
+
+
+def test_a_failure_without_the_marker_keeps_its_retries(aws_env, bucket, unique):
+    from airflow.sdk.exceptions import AirflowFailException
+
+    prefix = f"{unique}-pre-20261120"
+    aws_env.client.fail_job(f"{prefix}-1", "AlgorithmError: out of memory", count=1)
+    with pytest.raises(SageMakerJobFailed) as err:
+        processing_op("pre", prefix, bucket).execute(context("pre", 1))
+    assert not isinstance(err.value, AirflowFailException)
 
 
 def test_a_cleared_task_or_another_run_starts_fresh(aws_env, bucket, unique):

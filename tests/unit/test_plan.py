@@ -93,3 +93,10 @@ def test_a_history_too_short_for_the_model_is_refused_and_the_param_bound_agrees
 def test_the_baseline_window_ends_the_day_before_d():
     w = windows(date(2026, 11, 20), history_days=548, active_lookback_days=28, horizon_days=7, baseline_days=28)
     assert w["baseline_start"] == "2026-10-23"
+
+
+def test_the_operators_and_the_scripts_agree_on_the_no_retry_marker():
+    from batchml.demand_forecast.contract import scripts
+    from batchml.operators.sagemaker import NON_RETRYABLE
+
+    assert scripts().NON_RETRYABLE == NON_RETRYABLE

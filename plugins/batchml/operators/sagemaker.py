@@ -10,6 +10,11 @@ Why not the Amazon provider's ``SageMakerProcessingOperator`` / ``SageMakerTrain
   stop the job).
 - In sync mode a ``Stopped`` processing or transform job counts as success.
 
+A job that failed in a way no retry can fix fails the task at once (no retry; the page carries the reason):
+its script says so by writing a line starting with ``NonRetryableError:`` to ``/opt/ml/output/failure``
+(training: SageMaker returns it as ``FailureReason``) or ``/opt/ml/output/message`` (processing: returned as
+``ExitMessage``). Any other failure keeps the task's retries. (The provider retries every failure alike.)
+
 These operators launch at most one job per attempt chain of a task: a retry first looks for the job
 an earlier try of the same task, run and clear-generation launched (found by its ``airflow:*`` tags).
 It waits for that job if it still runs, takes its result if it completed, and launches the next job
@@ -28,7 +33,7 @@ from airflow.providers.amazon.aws.hooks.sagemaker import SageMakerHook
 from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from airflow.sdk.configuration import conf
-from airflow.sdk.exceptions import AirflowException
+from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 from batchml import naming
 from batchml.operators.waiting import WaitsForAwsWork
@@ -39,6 +44,8 @@ if TYPE_CHECKING:
     from batchml.attempts import Attempt
 
 RUNNING, DONE, FAILED = {"InProgress", "Stopping"}, {"Completed"}, {"Failed", "Stopped"}
+# What a job script writes to say that retrying cannot help (include/scripts/*/contract.py documents it).
+NON_RETRYABLE = "NonRetryableError:"
 
 
 class SageMakerJobFailed(AirflowException):
@@ -48,6 +55,21 @@ class SageMakerJobFailed(AirflowException):
         self.job_type, self.job_name, self.status = job_type, job_name, status
         self.aws_reason = reason or f"the job ended {status} without a FailureReason"
         super().__init__(f"SageMaker {job_type} job {job_name} {status}: {self.aws_reason}")
+
+
+class SageMakerJobFailedForGood(SageMakerJobFailed, AirflowFailException):
+    """A job whose script reported an error no retry can fix: the task fails without retrying."""
+
+
+def job_failure(job_type: str, describe: dict[str, Any], name_key: str, status_key: str) -> SageMakerJobFailed:
+    """The exception for a job that ended Failed or Stopped: its FailureReason, with the container's
+    ExitMessage (processing jobs) after it; not to be retried if either carries the NonRetryableError marker."""
+    reason, exit_message = describe.get("FailureReason"), describe.get("ExitMessage")
+    if exit_message and exit_message not in (reason or ""):
+        reason = f"{reason or 'no FailureReason'}; ExitMessage: {exit_message}"
+    for_good = describe[status_key] == "Failed" and NON_RETRYABLE in (reason or "")
+    cls = SageMakerJobFailedForGood if for_good else SageMakerJobFailed
+    return cls(job_type, describe[name_key], describe[status_key], reason)
 
 
 class SageMakerJobOperator(WaitsForAwsWork, AwsBaseOperator[SageMakerHook]):
@@ -217,7 +239,11 @@ class SageMakerJobOperator(WaitsForAwsWork, AwsBaseOperator[SageMakerHook]):
             return self.result(describe)
         if status in RUNNING:  # the trigger gave up early (e.g. persistent throttling): let a retry attach
             raise AirflowException(f"lost track of {self.job_type} job {name} while it was {status}")
-        raise SageMakerJobFailed(self.job_type, name, status, describe.get("FailureReason"))
+        failure = job_failure(self.job_type, describe, self.name_key, self.status_key)
+        if isinstance(failure, SageMakerJobFailedForGood):
+            self.log.error("%s job %s reported an error no retry can fix; failing without retrying.",
+                           self.job_type.capitalize(), name)
+        raise failure
 
     # -- stopping --------------------------------------------------------------------------------------
     def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: Context):
