@@ -89,6 +89,41 @@ def sandbox(tmp_path_factory) -> SandboxHandle:
     assert not violations, "sandbox responses that botocore's model does not allow:\n" + "\n".join(violations)
 
 
+@pytest.fixture(scope="session")
+def migrated_airflow_db(tmp_path_factory) -> Path:
+    """An Airflow metadata DB (SQLite) migrated once per test session, for tests to copy into their own
+    AIRFLOW_HOME (`airflow_home_from`). Migrating costs about 30 s of CPU; copying the file costs nothing.
+    Shared by all xdist workers: the first to get the lock migrates it."""
+    import fcntl
+    import shutil
+
+    root = tmp_path_factory.getbasetemp().parent if os.environ.get("PYTEST_XDIST_WORKER") \
+        else tmp_path_factory.getbasetemp()
+    template = root / "airflow-db-template"
+    template.mkdir(exist_ok=True)
+    db = template / "airflow.db"
+    with (template / "lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not db.exists():
+            home = template / "home"
+            env = {**os.environ, "AIRFLOW_HOME": str(home), "AIRFLOW__CORE__LOAD_EXAMPLES": "False"}
+            env.pop("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", None)
+            subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], cwd=REPO, env=env, check=True,
+                           capture_output=True, text=True)
+            shutil.copy(home / "airflow.db", db.with_suffix(".tmp"))
+            db.with_suffix(".tmp").rename(db)  # complete or absent, never half-written
+    return db
+
+
+def airflow_home_from(template_db: Path, home: Path) -> Path:
+    """A new AIRFLOW_HOME whose metadata DB is a copy of the migrated template."""
+    import shutil
+
+    home.mkdir(parents=True, exist_ok=True)
+    shutil.copy(template_db, home / "airflow.db")
+    return home
+
+
 @pytest.fixture
 def aws(sandbox):
     """boto3 client factory for the session sandbox: aws('s3'), aws('sagemaker'), ..."""
@@ -101,3 +136,38 @@ def unique(request) -> str:
     import hashlib
 
     return "t" + hashlib.sha1(request.node.nodeid.encode()).hexdigest()[:10]
+
+
+# --- Running the suite side by side (pytest-xdist) -------------------------------------------------------
+# Directories whose tests share one expensive session fixture (a seeded sandbox with an Airflow home, or a
+# whole Airflow stack). Each runs on one worker, so the fixture is built once; they start first, because the
+# suite's wall time is the longest of them. Every other test module is its own unit of work.
+LONG_GROUPS = ("scheduler", "e2e")
+
+
+def group_of(nodeid: str) -> str:
+    """The unit of work a test belongs to: its long-group directory, or else its module."""
+    parts = nodeid.split("::", 1)[0].split("/")
+    if len(parts) > 2 and parts[0] == "tests" and parts[1] in LONG_GROUPS:
+        return f"tests/{parts[1]}"
+    return nodeid.split("::", 1)[0]
+
+
+def pytest_collection_modifyitems(config, items):
+    # Long groups first (stable otherwise): xdist hands out units in collection order.
+    rank = {f"tests/{g}": i for i, g in enumerate(LONG_GROUPS)}
+    items.sort(key=lambda item: rank.get(group_of(item.nodeid), len(rank)))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """Schedule by `group_of`. pytest-xdist's own `--dist loadgroup` reads `xdist_group` marks from
+    `item._nodeid`, which pytest 9 no longer has, so its groups silently fall apart; loadscope with our
+    own scope function keeps each long group on one worker."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class GroupScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return group_of(nodeid)
+
+    return GroupScheduling(config, log)

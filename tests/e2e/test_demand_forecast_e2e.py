@@ -77,19 +77,8 @@ def test_model_version_carries_metrics_partition_and_run(pipeline, first_run):
 
 
 def test_asset_event_for_the_partition(pipeline, first_run):
-    code = (
-        "import json\n"
-        "from airflow.models.asset import AssetEvent\n"
-        "from airflow.utils.session import create_session\n"
-        "with create_session() as s:\n"
-        "    events = s.query(AssetEvent).all()\n"
-        "    print('EVENTS=' + json.dumps([{'extra': e.extra, 'partition_key': getattr(e, 'partition_key', None)} for e in events]))\n"
-    )
-    import subprocess
-    import sys
-
-    out = subprocess.run([sys.executable, "-c", code], env=pipeline.env(), capture_output=True, text=True, check=True)
-    events = json.loads(out.stdout.split("EVENTS=", 1)[1])
+    events = [{"extra": json.loads(extra), "partition_key": key}
+              for extra, key in pipeline.query("SELECT extra, partition_key FROM asset_event")]
     mine = [e for e in events if e["extra"].get("partition") == f"dt='{D}'"]
     assert mine and mine[0]["extra"]["table"] == "demand_forecast.predictions"
     assert mine[0]["partition_key"] == D.isoformat()
