@@ -52,6 +52,7 @@ class SandboxHandle:
 
 
 def start_sandbox(state_dir: Path, *extra_args: str) -> tuple[subprocess.Popen, SandboxHandle]:
+    state_dir.mkdir(parents=True, exist_ok=True)
     ready = state_dir / "ready.json"
     log_path = state_dir / "server.log"
     proc = subprocess.Popen(
