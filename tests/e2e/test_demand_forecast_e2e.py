@@ -174,3 +174,22 @@ def test_webhook_connection_pages_through_the_webhook(pipeline):
     assert page["via"] == "webhook" and re.search(r"extract_(training|scoring) failed", page["text"])
     assert "InternalServerException" in page["text"]
     assert "e2e-webhook" not in log
+
+
+def test_demo_shows_one_line_per_task_and_copies_the_plot(pipeline, first_run, tmp_path):
+    """What `make demo` prints while the run moves, from a real run's log, and the plot it copies out."""
+    import io
+
+    from tools.demo import Progress, fetch_plot
+
+    report, log = first_run
+    out = io.StringIO()
+    progress = Progress(out=out)
+    for line in log.splitlines():
+        progress.feed(line)
+    ended = {line.split()[1]: line.split()[0] for line in progress.lines if not line.lstrip().startswith("started")}
+    assert ended == pipeline.task_states(log)  # every task, with its final state, once
+    assert sum(line.lstrip().startswith("started") for line in progress.lines) == len(ended)
+    assert out.getvalue().splitlines() == progress.lines
+    plot = fetch_plot(pipeline.sandbox.endpoint, report, tmp_path / "plot.png")
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and plot.stat().st_size > 10_000
