@@ -140,24 +140,30 @@ def unique(request) -> str:
 
 
 # --- Running the suite side by side (pytest-xdist) -------------------------------------------------------
-# Directories whose tests share one expensive session fixture (a seeded sandbox with an Airflow home, or a
-# whole Airflow stack). Each runs on one worker, so the fixture is built once; they start first, because the
-# suite's wall time is the longest of them. Every other test module is its own unit of work.
-LONG_GROUPS = ("scheduler", "e2e")
+# tests/scheduler shares one whole Airflow stack (a session fixture) across its modules: it is one unit of
+# work, on one worker, so the stack starts once. Every other module is its own unit; e2e modules each get the
+# seeded sandbox of the worker they land on (session-scoped per worker) and use distinct days, so two e2e
+# modules on two workers run side by side. The slow units start first, because the suite's wall time is set
+# by the longest of them.
+SHARED_DIRECTORIES = ("tests/scheduler",)
+SLOW_FIRST = ("tests/scheduler", "tests/e2e")
 
 
 def group_of(nodeid: str) -> str:
-    """The unit of work a test belongs to: its long-group directory, or else its module."""
-    parts = nodeid.split("::", 1)[0].split("/")
-    if len(parts) > 2 and parts[0] == "tests" and parts[1] in LONG_GROUPS:
-        return f"tests/{parts[1]}"
-    return nodeid.split("::", 1)[0]
+    """The unit of work a test belongs to: its shared directory, or else its module."""
+    path = nodeid.split("::", 1)[0]
+    for directory in SHARED_DIRECTORIES:
+        if path.startswith(directory + "/"):
+            return directory
+    return path
 
 
 def pytest_collection_modifyitems(config, items):
-    # Long groups first (stable otherwise): xdist hands out units in collection order.
-    rank = {f"tests/{g}": i for i, g in enumerate(LONG_GROUPS)}
-    items.sort(key=lambda item: rank.get(group_of(item.nodeid), len(rank)))
+    # Slow units first (stable otherwise): xdist hands out units in collection order.
+    def rank(item) -> int:
+        return next((i for i, d in enumerate(SLOW_FIRST) if item.nodeid.startswith(d + "/")), len(SLOW_FIRST))
+
+    items.sort(key=rank)
 
 
 @pytest.hookimpl(optionalhook=True)
