@@ -235,6 +235,14 @@ def _avg(node: exp.Avg, pos: Pos) -> None:
         _wrap(node, node.this.type.copy())  # Trino averages decimals as decimals
 
 
+def _count_if(node: exp.CountIf, pos: Pos) -> None:
+    """Trino's count_if over no rows is 0; DuckDB's is NULL. Wrap the count (or its window) in COALESCE."""
+    target = node.parent if isinstance(node.parent, exp.Window) else node
+    hole = exp.Null()
+    target.replace(hole)
+    hole.replace(exp.Coalesce(this=target, expressions=[exp.Literal.number(0)]))
+
+
 def _format(node: exp.Format, pos: Pos) -> None:
     fmt = node.this
     if not (isinstance(fmt, exp.Literal) and fmt.is_string):
@@ -337,6 +345,7 @@ _RULES: dict[type, Callable[[exp.Expression, Pos], None]] = {
     exp.DateDiff: _date_diff,
     exp.Div: _division,
     exp.Avg: _avg,
+    exp.CountIf: _count_if,
     exp.Format: _format,
     exp.Cast: _cast, exp.TryCast: _cast,
     exp.RegexpExtract: _regexp_extract,

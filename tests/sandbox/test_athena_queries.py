@@ -60,6 +60,13 @@ def test_select_returns_athena_rendering_names_and_types(sales: Athena):
     assert execution["Statistics"]["DataScannedInBytes"] > 0
 
 
+def test_count_if_over_no_rows_is_zero_as_in_trino(sales: Athena):
+    # DuckDB answers NULL here; Trino (Athena) answers 0, in an aggregate and in a window alike.
+    assert sales.query("SELECT count_if(qty > 100), count(*) FROM sales WHERE id > 99") == [["0", "0"]]
+    rows = sales.query("SELECT id, count_if(qty > 100) OVER (PARTITION BY id) AS n FROM sales ORDER BY id")
+    assert [r[1] for r in rows] == ["0", "0", "0"]
+
+
 def test_null_has_no_varchar_value(sales: Athena):
     qid = sales.ok("SELECT name FROM sales WHERE id = 3")["QueryExecutionId"]
     data = sales.client.get_query_results(QueryExecutionId=qid)["ResultSet"]["Rows"][1]["Data"]
