@@ -34,7 +34,9 @@ class Pipeline:
     settings_dir: Path
 
     def env(self, **extra: str) -> dict[str, str]:
-        return {**self.sandbox.env(), "AIRFLOW_HOME": str(self.airflow_home),
+        from sandbox.profile import airflow_database
+
+        return {**self.sandbox.env(), "AIRFLOW_HOME": str(self.airflow_home), **airflow_database(self.airflow_home),
                 "BATCHML_CONFIG_DIR": str(self.settings_dir), **TEST_ENV, **extra}
 
     def settings(self) -> dict:
