@@ -331,6 +331,60 @@ def _over(outer: exp.Expression, agg: exp.Expression, new: exp.Expression) -> ex
     return copy
 
 
+def _same(node: exp.Expression, pos: Pos) -> None:
+    """Functions whose type is their argument's (parentheses, min, max, abs...)."""
+    value, _ = _agg_arg(node) if isinstance(node, exp.AggFunc) else (node.this, node)
+    if value is not None and value.type is not None and _kind(value) != "unknown":
+        node.type = value.type.copy()
+
+
+def _branches(node: exp.Expression) -> list[exp.Expression]:
+    if isinstance(node, exp.Case):
+        return [i.args.get("true") for i in node.args.get("ifs") or []] + [node.args.get("default")]
+    if isinstance(node, exp.If):
+        return [node.args.get("true"), node.args.get("false")]
+    if isinstance(node, exp.Nullif):
+        return [node.this]
+    return [node.this, *node.expressions]
+
+
+def _supertype(node: exp.Expression, pos: Pos) -> None:
+    """CASE / IF / COALESCE / GREATEST / LEAST / NULLIF: Trino's common supertype of the values."""
+    if isinstance(node, exp.If) and isinstance(node.parent, exp.Case):
+        return  # a WHEN branch: the CASE around it is typed
+    values = [v for v in _branches(node) if v is not None]
+    kinds = {_kind(v) for v in values} - {"null"}
+    if not kinds or not kinds <= {"int", "decimal", "double", "real"}:
+        if kinds and kinds <= {"int", "decimal", "double", "real", "unknown"}:
+            raise not_supported(f"a {node.key.upper()} over values whose types the sandbox cannot tell")
+        return
+    typed = [v.type for v in values if _kind(v) != "null"]
+    if "double" in kinds:
+        to = exp.DataType.build("DOUBLE")
+    elif "real" in kinds:
+        to = exp.DataType.build("REAL")
+    elif kinds == {"int"}:
+        to = typed[0]
+        for t in typed[1:]:
+            to = _wider_int(to, t)
+    else:
+        params = [decimal_params(t) for t in typed]
+        scale = max(s for _, s in params)
+        digits = max(p - s for p, s in params)
+        to = decimal(min(MAX_PRECISION, digits + scale), scale)
+    _wrap(node, to.copy())
+
+
+def _rounding(node: exp.Expression, pos: Pos) -> None:
+    kind = _kind(node.this)
+    if kind == "decimal":
+        raise not_supported(f"{node.key}() of a decimal (Trino's result type for it is not modelled)")
+    if kind in ("int", "double", "real"):
+        node.type = node.this.type.copy()
+    elif kind == "unknown":
+        raise not_supported(f"{node.key}() of a value whose type the sandbox cannot tell")
+
+
 def _bitwise(node: exp.Expression, pos: Pos) -> None:
     _wrap(node, exp.DataType.build("BIGINT"))
 
@@ -340,6 +394,10 @@ _RULES: dict[type, Callable[[exp.Expression, Pos], None]] = {
     exp.Neg: _neg,
     exp.Literal: _literal,
     exp.Sum: _sum, exp.Avg: _avg,
+    exp.Paren: _same, exp.Max: _same, exp.Min: _same, exp.AnyValue: _same, exp.Abs: _same,
+    exp.Case: _supertype, exp.If: _supertype, exp.Coalesce: _supertype, exp.Greatest: _supertype,
+    exp.Least: _supertype, exp.Nullif: _supertype,
+    exp.Round: _rounding, exp.Floor: _rounding, exp.Ceil: _rounding,
     exp.BitwiseAnd: _bitwise, exp.BitwiseOr: _bitwise, exp.BitwiseXor: _bitwise, exp.BitwiseNot: _bitwise,
     exp.BitwiseLeftShift: _bitwise, exp.BitwiseRightShift: _bitwise,
 }

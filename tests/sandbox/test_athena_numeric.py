@@ -77,3 +77,16 @@ def test_bitwise_and_is_bigint(athena: Athena):
 def test_integer_arithmetic_keeps_integer_types(athena: Athena):
     assert typed(athena, "SELECT 7 / 2, CAST(7 AS bigint) * 2, -CAST(3 AS smallint)") == [
         ("3", "integer", 10, 0), ("14", "bigint", 19, 0), ("-3", "smallint", 5, 0)]
+
+
+def test_case_and_coalesce_take_the_common_supertype(athena: Athena):
+    # sum(CASE ... decimal(31,4) ... ELSE 0 END) must keep scale 4 (TPC-H q14 lost it once).
+    assert typed(athena, "SELECT sum(CASE WHEN i > 1 THEN v * (1 - v) ELSE 0 END), coalesce(v, 1), "
+                         "CASE WHEN i > 1 THEN 1 ELSE 2.5e0 END FROM (VALUES (CAST(0.25 AS decimal(15,2)), 2)) "
+                         "AS t(v, i) GROUP BY v, i") == [
+        ("0.1875", "decimal", 38, 4), ("0.25", "decimal", 15, 2), ("1.0", "double", 17, 0)]
+
+
+def test_rounding_a_decimal_is_refused(athena: Athena):
+    status = athena.fails("SELECT round(CAST(1.25 AS decimal(5,2)), 1)")
+    assert status["StateChangeReason"].startswith("NOT_SUPPORTED: the sandbox does not emulate round() of a decimal")
