@@ -253,7 +253,10 @@ def _literal(node: exp.Literal, pos: Pos) -> None:
     if node.is_string:
         return
     text = node.this
-    if "." in text or "e" in text.lower():
+    if "e" in text.lower():
+        node.type = exp.DataType.build("DOUBLE")  # DuckDB reads 1e0 as a DOUBLE too
+        return
+    if "." in text:
         parent = node.parent.parent if isinstance(node.parent, exp.Array) else node.parent
         if isinstance(parent, (exp.ApproxQuantile, exp.Quantile, exp.PercentileCont, exp.PercentileDisc,
                                exp.TableSample, exp.Limit, exp.Offset)):
