@@ -201,11 +201,22 @@ def serve(host: str, port: int, state_dir: str, *, validate_responses: bool = Fa
           max_concurrent_jobs: int = 4, verbose: bool = False, ready_file: str | None = None) -> None:
     """Run the sandbox in the foreground until SIGINT/SIGTERM."""
     import signal
+    import socket
 
     from moto.moto_server.werkzeug_app import MotoRequestHandler
     from werkzeug.serving import make_server
 
     class Handler(MotoRequestHandler):
+        # Keep-alive: botocore reuses its pooled connections, and HTTP/1.0 (the default) makes the
+        # server close each one, so every call paid a TCP connect and a new handler thread.
+        protocol_version = "HTTP/1.1"
+
+        def setup(self) -> None:
+            super().setup()
+            # Werkzeug sends the headers and the body in separate writes; with Nagle's algorithm
+            # the body waits for the client's delayed ACK (40 ms) on a kept-alive connection.
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
         def log_request(self, code: Any = "-", size: Any = "-") -> None:
             if verbose:
                 super().log_request(code, size)
