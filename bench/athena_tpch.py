@@ -46,6 +46,12 @@ class ParseClock:
         self.total += time.perf_counter() - self._start
 
 
+def process_cpu(pid: int) -> float:
+    """User + system CPU seconds of a process (Linux /proc; 10 ms resolution)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def athena_once(athena, sql: str) -> int:
     qid = athena.start_query_execution(QueryString=sql, QueryExecutionContext={"Database": "tpch"},
                                        ResultConfiguration={"OutputLocation": "s3://bench-tpch/results/"})["QueryExecutionId"]
@@ -85,6 +91,8 @@ def main() -> None:
                                                         for n in queries}
             parse = ParseClock(athena)
             cpu0 = os.times()
+            cpu = {"athena_client": 0.0, "duckdb": 0.0}
+            server0 = process_cpu(proc.pid)
             profiler = None
             if args.profile:
                 from pyinstrument import Profiler
@@ -93,17 +101,20 @@ def main() -> None:
                 profiler.start()
             for _ in range(args.rounds):
                 for n in queries:
-                    t, parsed = time.perf_counter(), parse.total
+                    t, parsed, c = time.perf_counter(), parse.total, time.process_time()
                     athena_once(athena, tpch.QUERIES[n])
                     times[n]["athena"].append(time.perf_counter() - t)
                     times[n]["parse"].append(parse.total - parsed)
-                    t = time.perf_counter()
+                    cpu["athena_client"] += time.process_time() - c
+                    t, c = time.perf_counter(), time.process_time()
                     duck.execute(tpch.duckdb_sql(n)).fetchall()
                     times[n]["duckdb"].append(time.perf_counter() - t)
+                    cpu["duckdb"] += time.process_time() - c
             if profiler is not None:
                 profiler.stop()
                 Path(args.profile).write_text(profiler.output_html())
             cpu1 = os.times()
+            server_cpu = process_cpu(proc.pid) - server0
         finally:
             proc.terminate()
             proc.wait(timeout=20)
@@ -121,6 +132,10 @@ def main() -> None:
           f"ratio median {statistics.median(ratios):.2f} (min {min(ratios):.2f}, max {max(ratios):.2f})")
     print(f"of which botocore parsing responses: {statistics.median(rounds_p):.3f} s per round; ratio without it "
           f"median {statistics.median(served):.2f} (min {min(served):.2f}, max {max(served):.2f})")
+    athena_cpu = (cpu["athena_client"] + server_cpu) / args.rounds
+    print(f"CPU per round (less sensitive to a busy machine than wall time): athena {athena_cpu:.3f} s "
+          f"(client {cpu['athena_client'] / args.rounds:.3f} + sandbox server {server_cpu / args.rounds:.3f}), "
+          f"duckdb {cpu['duckdb'] / args.rounds:.3f} s, ratio {athena_cpu / (cpu['duckdb'] / args.rounds):.2f}")
     print(f"client process CPU during the rounds: {cpu1.user - cpu0.user + cpu1.system - cpu0.system:.1f} s; "
           f"load average {os.getloadavg()[0]:.2f}")
 
