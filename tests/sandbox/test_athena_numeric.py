@@ -90,3 +90,9 @@ def test_case_and_coalesce_take_the_common_supertype(athena: Athena):
 def test_rounding_a_decimal_is_refused(athena: Athena):
     status = athena.fails("SELECT round(CAST(1.25 AS decimal(5,2)), 1)")
     assert status["StateChangeReason"].startswith("NOT_SUPPORTED: the sandbox does not emulate round() of a decimal")
+
+
+def test_avg_of_decimals_with_distinct_and_filter(athena: Athena):
+    assert athena.query("SELECT avg(DISTINCT v), avg(v) FILTER (WHERE v > 1), 5e0 % 0 FROM (VALUES "
+                        "CAST(1 AS decimal(5,2)), CAST(1 AS decimal(5,2)), CAST(2.5 AS decimal(5,2))) AS t(v)") == [
+        ["1.75", "2.50", "NaN"]]
