@@ -388,6 +388,17 @@ def _rounding(node: exp.Expression, pos: Pos) -> None:
         raise not_supported(f"{node.key}() of a value whose type the sandbox cannot tell")
 
 
+def _bigint(node: exp.Expression, pos: Pos) -> None:
+    """Trino functions that return bigint where sqlglot says int (DuckDB returns BIGINT too)."""
+    node.type = exp.DataType.build("BIGINT")
+
+
+_BIGINT_FUNCTIONS = [getattr(exp, name) for name in (
+    "Year", "Month", "Day", "Hour", "Minute", "Second", "Quarter", "Week", "DayOfWeek", "DayOfWeekIso",
+    "DayOfMonth", "DayOfYear", "YearOfWeek", "YearOfWeekIso", "DateDiff", "Extract", "StrPosition", "Length",
+    "ArraySize") if hasattr(exp, name)]
+
+
 def _bitwise(node: exp.Expression, pos: Pos) -> None:
     _wrap(node, exp.DataType.build("BIGINT"))
 
@@ -403,4 +414,5 @@ _RULES: dict[type, Callable[[exp.Expression, Pos], None]] = {
     exp.Round: _rounding, exp.Floor: _rounding, exp.Ceil: _rounding,
     exp.BitwiseAnd: _bitwise, exp.BitwiseOr: _bitwise, exp.BitwiseXor: _bitwise, exp.BitwiseNot: _bitwise,
     exp.BitwiseLeftShift: _bitwise, exp.BitwiseRightShift: _bitwise,
+    **dict.fromkeys(_BIGINT_FUNCTIONS, _bigint),
 }

@@ -96,3 +96,9 @@ def test_avg_of_decimals_with_distinct_and_filter(athena: Athena):
     assert athena.query("SELECT avg(DISTINCT v), avg(v) FILTER (WHERE v > 1), 5e0 % 0 FROM (VALUES "
                         "CAST(1 AS decimal(5,2)), CAST(1 AS decimal(5,2)), CAST(2.5 AS decimal(5,2))) AS t(v)") == [
         ["1.75", "2.50", "NaN"]]
+
+
+def test_date_parts_and_date_diff_are_bigint_in_arithmetic(athena: Athena):
+    assert typed(athena, "SELECT year(DATE '2026-01-01') - 1, date_diff('day', DATE '2026-01-01', "
+                         "DATE '2026-02-01') / 7, length('abc') * 2") == [
+        ("2025", "bigint", 19, 0), ("4", "bigint", 19, 0), ("6", "bigint", 19, 0)]
