@@ -26,6 +26,8 @@ Sources: Trino's ``functions/decimal.md`` (operator rules), ``DecimalOperators``
 ``DecimalSumAggregation`` / ``DecimalAverageAggregation`` / ``DoubleOperators`` (source), Athena's
 "Considerations for data types" (decimal literals must be written ``DECIMAL '0.12'``).
 
+- ``round`` / ``floor`` / ``ceiling`` / ``truncate`` of a decimal have Trino's decimal result types.
+
 Where an operand's type cannot be told (an unknown function's result, say), arithmetic is refused
 with NOT_SUPPORTED rather than left to DuckDB's own typing.
 """
@@ -379,10 +381,24 @@ def _supertype(node: exp.Expression, pos: Pos) -> None:
 
 
 def _rounding(node: exp.Expression, pos: Pos) -> None:
+    """round / floor / ceiling / truncate. On a decimal(p,s), Trino's MathFunctions give:
+    round(x) and floor/ceiling(x) decimal(min(38, p - s + min(s,1)), 0); round(x, d)
+    decimal(min(38, p+1), s); truncate(x) decimal(max(1, p-s), 0); truncate(x, d) decimal(p, s).
+    DuckDB rounds decimals half away from zero like Trino; the CAST gives the type."""
     kind = _kind(node.this)
     if kind == "decimal":
-        raise not_supported(f"{node.key}() of a decimal (Trino's result type for it is not modelled)")
-    if kind in ("int", "double", "real"):
+        p, s = decimal_params(node.this.type)
+        digits = node.args.get("decimals")
+        if isinstance(node, (exp.Floor, exp.Ceil)) and (digits is not None or node.args.get("to") is not None):
+            raise not_supported(f"{node.key}() with a second argument")
+        if isinstance(node, exp.Trunc):
+            to = decimal(p, s) if digits is not None else decimal(max(1, p - s), 0)
+        elif digits is not None:
+            to = decimal(min(MAX_PRECISION, p + 1), s)
+        else:
+            to = decimal(min(MAX_PRECISION, p - s + min(s, 1)), 0)
+        _wrap(node, to)
+    elif kind in ("int", "double", "real"):
         node.type = node.this.type.copy()
     elif kind == "unknown":
         raise not_supported(f"{node.key}() of a value whose type the sandbox cannot tell")
@@ -411,7 +427,7 @@ _RULES: dict[type, Callable[[exp.Expression, Pos], None]] = {
     exp.Paren: _same, exp.Max: _same, exp.Min: _same, exp.AnyValue: _same, exp.Abs: _same,
     exp.Case: _supertype, exp.If: _supertype, exp.Coalesce: _supertype, exp.Greatest: _supertype,
     exp.Least: _supertype, exp.Nullif: _supertype,
-    exp.Round: _rounding, exp.Floor: _rounding, exp.Ceil: _rounding,
+    exp.Round: _rounding, exp.Floor: _rounding, exp.Ceil: _rounding, exp.Trunc: _rounding,
     exp.BitwiseAnd: _bitwise, exp.BitwiseOr: _bitwise, exp.BitwiseXor: _bitwise, exp.BitwiseNot: _bitwise,
     exp.BitwiseLeftShift: _bitwise, exp.BitwiseRightShift: _bitwise,
     **dict.fromkeys(_BIGINT_FUNCTIONS, _bigint),

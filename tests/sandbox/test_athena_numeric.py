@@ -87,9 +87,12 @@ def test_case_and_coalesce_take_the_common_supertype(athena: Athena):
         ("0.1875", "decimal", 38, 4), ("0.25", "decimal", 15, 2), ("1.0", "double", 17, 0)]
 
 
-def test_rounding_a_decimal_is_refused(athena: Athena):
-    status = athena.fails("SELECT round(CAST(1.25 AS decimal(5,2)), 1)")
-    assert status["StateChangeReason"].startswith("NOT_SUPPORTED: the sandbox does not emulate round() of a decimal")
+def test_rounding_decimals_has_trinos_types(athena: Athena):
+    d = "CAST(-1.245 AS decimal(6,3))"
+    assert typed(athena, f"SELECT round({d}), round({d}, 2), floor({d}), ceiling({d}), truncate({d}), "
+                         f"truncate({d}, 1), round(2.5e0)") == [
+        ("-1", "decimal", 4, 0), ("-1.250", "decimal", 7, 3), ("-2", "decimal", 4, 0), ("-1", "decimal", 4, 0),
+        ("-1", "decimal", 3, 0), ("-1.200", "decimal", 6, 3), ("3.0", "double", 17, 0)]
 
 
 def test_avg_of_decimals_with_distinct_and_filter(athena: Athena):
