@@ -22,8 +22,10 @@ exactly that type:
 - ``bitwise_and`` & co. are bigint;
 - a bare literal with a point (``1.0``) is a DOUBLE in Athena (see FIDELITY.md), ``1e0`` too.
 
-Sources: Trino's ``functions/decimal.md`` (operator rules), ``DecimalOperators`` /
-``DecimalSumAggregation`` / ``DecimalAverageAggregation`` / ``DoubleOperators`` (source), Athena's
+Sources: Trino's ``DecimalOperators`` signatures (add, divide and modulus precision formulas read
+in its source: division is ``min(38, a_precision + b_scale + max(b_scale - a_scale, 0))``),
+``functions/decimal.md``, ``DecimalSumAggregation`` / ``DecimalAverageAggregation`` /
+``DoubleOperators`` / ``MathFunctions`` (round, floor, ceiling, truncate), and Athena's
 "Considerations for data types" (decimal literals must be written ``DECIMAL '0.12'``).
 
 - ``round`` / ``floor`` / ``ceiling`` / ``truncate`` of a decimal have Trino's decimal result types.
