@@ -280,7 +280,9 @@ def duckdb_failure(e: duckdb.Error) -> QueryFailed:
     m = _CAST.search(text)
     if m:
         return QueryFailed("INVALID_CAST_ARGUMENT", f"Cannot cast '{m.group(1)}' to {_TYPE_NAMES.get(m.group(2), m.group(2))}")
-    if isinstance(e, duckdb.OutOfRangeException) or "Overflow" in text:
+    if isinstance(e, duckdb.OutOfRangeException) or "Overflow" in text or "out of range for the destination" in text:
+        # (the last: a numeric CAST that does not fit, e.g. sum() of integers cast to bigint;
+        # Trino reports these as NUMERIC_VALUE_OUT_OF_RANGE too)
         return QueryFailed("NUMERIC_VALUE_OUT_OF_RANGE", text)
     if isinstance(e, duckdb.ConversionException):
         return QueryFailed("INVALID_CAST_ARGUMENT", text)

@@ -105,3 +105,8 @@ def test_date_parts_and_date_diff_are_bigint_in_arithmetic(athena: Athena):
     assert typed(athena, "SELECT year(DATE '2026-01-01') - 1, date_diff('day', DATE '2026-01-01', "
                          "DATE '2026-02-01') / 7, length('abc') * 2") == [
         ("2025", "bigint", 19, 0), ("4", "bigint", 19, 0), ("6", "bigint", 19, 0)]
+
+
+def test_sum_of_integers_beyond_bigint_is_out_of_range(athena: Athena):
+    status = athena.fails("SELECT sum(x) FROM (VALUES 9223372036854775807, 1) AS t(x)")
+    assert status["StateChangeReason"].startswith("NUMERIC_VALUE_OUT_OF_RANGE:")
