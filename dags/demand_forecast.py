@@ -15,6 +15,7 @@ date (UTC), and only once D is over. The timetable is `CronDataIntervalTimetable
 | backfill `--from-date 2026-11-01 --to-date 2026-11-03` | 11-01, 11-02, 11-03 00:00 | each of those days |
 
 A manual run for today (the UI's default logical date) stops at `prepare_run`: today is not complete.
+So does a run for a day before `start_date` in the settings, saying how to backfill it.
 
 **Where things go.** `s3://<bucket>/<prefix>/demand_forecast/{extract,features,models,evaluation,predictions}/dt=D/`,
 SageMaker jobs `demand-forecast-<step>-<yyyymmdd>-<n>`, model versions described `partition=D`.
@@ -55,7 +56,8 @@ job_prefix = "demand-forecast-{}-{{{{ ds_nodash }}}}".format
 with DAG(
     dag_id="demand_forecast",
     schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
-    start_date=settings.start_date,
+    # No start_date: runs before the settings' start_date then reach prepare_run, which refuses them and
+    # pages (with one, Airflow would create them with no task at all, and they would "succeed").
     catchup=False,
     max_active_runs=settings["max_active_runs"],
     default_args=default_args(settings),

@@ -24,6 +24,17 @@ def test_runs_that_cannot_name_a_complete_day_stop(logical, message):
         partition_day(logical, NOW)
 
 
+def test_a_day_before_the_first_partition_is_refused_saying_how_to_backfill_it():
+    first = date(2026, 1, 1)
+    assert partition_day(datetime(2026, 1, 1, tzinfo=UTC), NOW, first_day=first) == first
+    with pytest.raises(PlanError) as refused:
+        partition_day(datetime(2025, 3, 1, tzinfo=UTC), NOW, first_day=first, history_days=548)
+    message = str(refused.value)
+    assert "partition 2025-03-01 is before the pipeline's first partition 2026-01-01" in message
+    assert "set start_date to 2025-03-01 or earlier" in message and "to 2023-09-01)" in message
+    assert "airflow backfill create --dag-id demand_forecast --from-date 2025-03-01 --to-date 2025-03-01" in message
+
+
 def test_windows_end_at_d_and_score_the_days_after():
     w = windows(date(2026, 11, 20), history_days=548, active_lookback_days=28, horizon_days=7)
     assert w["history_start"] == "2025-05-22" and w["partition_date"] == "2026-11-20"

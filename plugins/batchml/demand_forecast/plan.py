@@ -25,8 +25,14 @@ class PlanError(ValueError):
     """A run that cannot proceed as asked (no logical date, incomplete day, bad configuration)."""
 
 
-def partition_day(logical_date: datetime | None, now: datetime) -> date:
-    """D: the calendar day (UTC) of the run's logical date, which must be over."""
+def partition_day(logical_date: datetime | None, now: datetime, *, first_day: date | None = None,
+                  history_days: int | None = None) -> date:
+    """D: the calendar day (UTC) of the run's logical date, which must be over and not before the
+    pipeline's first partition (``start_date`` in the settings).
+
+    The DAG itself has no ``start_date``: Airflow creates no task instance for a logical date before a
+    task's start date, so a manual run or `airflow dags test` of an earlier day would succeed having done
+    nothing. Without one, every run reaches this check, and an earlier day fails here and pages."""
     if logical_date is None:
         raise PlanError("this DAG processes the day of its logical date; trigger it with one (e.g. "
                         "`airflow dags test demand_forecast 2026-11-20`, or the Logical date field in the UI)")
@@ -34,6 +40,14 @@ def partition_day(logical_date: datetime | None, now: datetime) -> date:
     if day >= now.date():
         raise PlanError(f"partition {day} is not complete yet (it ends {day + timedelta(days=1)} 00:00 UTC); "
                         "pick an earlier logical date")
+    if first_day is not None and day < first_day:
+        needs = (f" (the raw sales must then reach back {history_days} days, to "
+                 f"{day - timedelta(days=history_days - 1)})" if history_days else "")
+        raise PlanError(
+            f"partition {day} is before the pipeline's first partition {first_day} (`start_date` in "
+            f"include/config/demand_forecast.yaml), so it is not processed. To backfill it, set start_date to "
+            f"{day} or earlier{needs}, then run `airflow backfill create --dag-id demand_forecast "
+            f"--from-date {day} --to-date {day}`")
     return day
 
 

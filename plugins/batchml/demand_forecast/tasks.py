@@ -36,7 +36,9 @@ def prepare_run(params: dict[str, Any] | None = None) -> dict[str, Any]:
     settings = _settings()
     try:
         env = EnvironmentConfig.load(PIPELINE)
-        day = plan.partition_day(context.get("logical_date"), datetime.now(UTC))
+        day = plan.partition_day(context.get("logical_date"), datetime.now(UTC),
+                                 first_day=settings.start_date.date(),
+                                 history_days=int((params or {}).get("history_days") or settings["data"]["history_days"]))
     except (ConfigError, plan.PlanError) as e:
         raise AirflowFailException(str(e)) from None  # retrying cannot fix configuration
     dag_run = context["dag_run"]
