@@ -38,7 +38,7 @@ from batchml.dags import (
     recovery_callback,
 )
 from batchml.demand_forecast import requests
-from batchml.demand_forecast.tasks import check_data_quality, gate, keep_champion, prepare_run
+from batchml.demand_forecast.tasks import check_data_quality, find_champion, gate, keep_champion, prepare_run
 from batchml.operators.athena import AthenaUnloadOperator
 from batchml.operators.glue import GlueCatalogUpsertPartitionOperator
 from batchml.operators.sagemaker import (
@@ -96,9 +96,11 @@ with DAG(
     model = SageMakerTrainingJobOperator(
         task_id="train", job_name_prefix=job_prefix("train"), request=requests.training,
         request_kwargs={"run": run, "features": features.output}, **sagemaker)
+    champion = find_champion(run)
     evaluation = SageMakerProcessingJobOperator(
         task_id="evaluate", job_name_prefix=job_prefix("evaluate"), request=requests.evaluation,
-        request_kwargs={"run": run, "features": features.output, "model": model.output}, **sagemaker)
+        request_kwargs={"run": run, "features": features.output, "model": model.output, "champion": champion},
+        **sagemaker)
     decision = gate(run, evaluation.output)
     registered = SageMakerRegisterModelPackageOperator(
         task_id="register_model", package_group_name=plan("env", "model_package_group"), partition_key="{{ ds }}",
@@ -116,6 +118,7 @@ with DAG(
         outlets=[PREDICTIONS], on_success_callback=recovery_callback(settings), **aws_args())
 
     run >> sales_ready >> [history, scoring] >> quality >> features
+    model >> champion  # chosen after training, when earlier days in flight have had time to decide theirs
     decision >> [registered, kept] >> predictions >> published
     apply_timeouts(dag, settings)
 

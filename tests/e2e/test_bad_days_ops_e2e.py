@@ -79,3 +79,30 @@ def test_a_broken_environment_variable_still_pages_once_naming_the_problem(pipel
     assert f"fallback channel {profile.SLACK_FALLBACK_CHANNEL}" in blocks
     assert profile.ONCALL_HANDLE in blocks  # the connection's fallback handle, or the Variable's own
     _nothing_published(pipeline, day)
+
+
+def test_two_overlapping_days_each_face_the_latest_model_approved_before_them(pipeline):
+    """D and D+1 run at the same time. Before: D+1 chose its champion when it started, so it faced whatever
+    was approved then (not D's model, still training); run one after the other, it faced D's. Now D+1's
+    find_champion waits until D has decided, so D+1 faces D's model however the two overlap, and D never
+    faces D+1's (newer) one."""
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    day, next_day = LAST_DAY - timedelta(days=16), LAST_DAY - timedelta(days=15)
+    with ThreadPoolExecutor(2) as pool:
+        first = pool.submit(pipeline.dags_test, day)
+        time.sleep(3)  # D's run exists first, as in a backfill, which starts its runs in date order
+        second = pool.submit(pipeline.dags_test, next_day)
+        (code, log), (next_code, next_log) = first.result(), second.result()
+    assert code == 0, log[-5000:]
+    assert next_code == 0, next_log[-5000:]
+    report, next_report = pipeline.inspect(day), pipeline.inspect(next_day)
+    assert report["gate"] == "challenger approved" and report["model_versions_for_partition"] == 1
+    # D+1 was scored against D's model, the latest approved before it ...
+    assert next_report["evaluation"]["models"]["champion"]["model_package_arn"] == report["model_package"]["arn"]
+    assert f"Champion for {next_day}: {report['model_package']['arn']} (trained for {day})" in next_log
+    # ... and D against nothing newer than itself.
+    champion = report["evaluation"]["models"]["champion"]
+    assert champion is None or champion["model_package_arn"] != next_report.get("model_package", {}).get("arn")
+    print("D+1 waited for D:", "Waiting for earlier days to decide their model" in next_log)

@@ -4,7 +4,14 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from batchml.demand_forecast.plan import PlanError, champion_of, code_bundle, partition_day, windows
+from batchml.demand_forecast.plan import (
+    PlanError,
+    champion_of,
+    code_bundle,
+    partition_day,
+    undecided_runs,
+    windows,
+)
 from batchml.naming import S3Layout, job_name, job_name_prefix, job_sequence
 
 NOW = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
@@ -70,3 +77,18 @@ def test_names_come_from_pipeline_step_and_day():
     assert job_sequence(prefix, "demand-forecast-train-2026112-1") is None
     layout = S3Layout("bkt", "ml", "demand_forecast")
     assert layout.partition("predictions", "2026-11-20") == "s3://bkt/ml/demand_forecast/predictions/dt=2026-11-20/"
+
+
+def test_the_champion_waits_for_earlier_days_under_way_that_have_not_decided():
+    states = {
+        "backfill__d1": {"register_model": "success", "keep_champion": "skipped"},   # decided: registered
+        "backfill__d2": {"register_model": "skipped", "keep_champion": "running"},   # deciding
+        "backfill__d3": {"register_model": None, "keep_champion": None},              # still training
+        "backfill__d4": {"register_model": "upstream_failed", "keep_champion": "upstream_failed"},  # failed early
+        "backfill__d5": {"register_model": None, "keep_champion": None},              # queued, never started
+        "backfill__me": {"register_model": None, "keep_champion": None},
+    }
+    run_states = {"backfill__d1": "success", "backfill__d2": "running", "backfill__d3": "running",
+                  "backfill__d4": "failed", "backfill__d5": "queued"}
+    assert undecided_runs(states, run_states, "backfill__me") == ["backfill__d2", "backfill__d3"]
+    assert undecided_runs({}, {}, "backfill__me") == []

@@ -88,6 +88,24 @@ def code_bundle(directory: Path = SCRIPTS_DIR) -> tuple[bytes, dict[str, bytes],
     return buf.getvalue(), files, digest
 
 
+DECISION_TASKS = ("register_model", "keep_champion")
+FINISHED = {"success", "skipped", "failed", "upstream_failed", "removed"}
+
+
+def undecided_runs(task_states: dict[str, dict[str, str | None]], run_states: dict[str, str],
+                   own_run_id: str) -> list[str]:
+    """Runs of earlier days that are under way and have not yet decided their model (registered it, kept
+    the champion, or failed): the champion for D is not known until they have.
+
+    ``task_states`` is {run_id: {task_id: state}} for the decision tasks, ``run_states`` {run_id: run state}.
+    A run that is queued but not started is not waited for: the scheduler starts a backfill's runs in date
+    order, so an earlier day still queued behind a later one means a backfill run backwards, and waiting for
+    it could wait for ever. Such a day is logged by the caller (D is then compared against an older model)."""
+    return sorted(run_id for run_id, states in task_states.items()
+                  if run_id != own_run_id and run_states.get(run_id) == "running"
+                  and any(states.get(t) not in FINISHED for t in DECISION_TASKS))
+
+
 def champion_of(packages: list[dict[str, Any]], day: date) -> dict[str, Any] | None:
     """The champion as of D: the approved version trained for the latest partition before D. A
     backfilled day compares against the model that was current then, never a later one."""
