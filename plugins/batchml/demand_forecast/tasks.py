@@ -104,8 +104,11 @@ def find_champion(run: dict[str, Any]):
     champion = champion_of(_approved_packages(conn, run["env"]["model_package_group"]), day)
     since = date.fromisoformat(champion["partition_date"]) if champion else day - timedelta(days=CHAMPION_LOOKBACK_DAYS)
     dates = [datetime.combine(since + timedelta(days=k), time(), UTC) for k in range(1, (day - since).days)]
-    states = ti.get_task_states(dag_id=ti.dag_id, task_ids=list(DECISION_TASKS), logical_dates=dates) if dates else {}
-    run_states = {run_id: str(ti.get_dagrun_state(dag_id=ti.dag_id, run_id=run_id)) for run_id in states
+    found = ti.get_task_states(dag_id=ti.dag_id, task_ids=list(DECISION_TASKS), logical_dates=dates) if dates else {}
+    # The SDK hands back str enums whose str() is "DagRunState.RUNNING" and whose hash is the member name's:
+    # compare plain values.
+    states = {run_id: {task: _value(state) for task, state in tasks.items()} for run_id, tasks in found.items()}
+    run_states = {run_id: _value(ti.get_dagrun_state(dag_id=ti.dag_id, run_id=run_id)) for run_id in states
                   if run_id != ti.run_id}
     waiting = undecided_runs(states, run_states, ti.run_id)
     if waiting:
@@ -119,7 +122,11 @@ def find_champion(run: dict[str, Any]):
         champion["model_data_url"] = described["InferenceSpecification"]["Containers"][0]["ModelDataUrl"]
     print(f"Champion for {day}: " + (f"{champion['model_package_arn']} (trained for {champion['partition_date']})"
                                      if champion else "none approved before it"))
-    return PokeReturnValue(is_done=True, xcom_value=champion)
+    return PokeReturnValue(is_done=True, xcom_value=champion or {})  # {}: none (None would push no XCom)
+
+
+def _value(state: Any) -> str | None:
+    return None if state is None else str(getattr(state, "value", state))
 
 
 def _sagemaker(run: dict[str, Any]):
