@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 DATE   ?=
 
-.PHONY: install demo test lint sandbox airflow bench lock clean
+.PHONY: install demo test test-fast lint sandbox airflow bench lock clean
 
 install: $(VENV)/.installed
 
@@ -19,9 +19,19 @@ demo: install
 	$(BIN)/python tools/demo.py $(if $(DATE),--date $(DATE))
 
 # Debian packages (Chromium for the UI test, ...) come from tools/system-packages.txt, installed when missing.
+# Workers for `make test`: the e2e and scheduler groups mostly wait on jobs and servers, so 4 workers keep
+# 2 cores busy. `make test TEST_WORKERS=0` runs everything in one process.
+TEST_WORKERS ?= 4
+FAST_DIRS := tests/unit tests/dags tests/jobs tests/deploy tests/sandbox tests/integration
+
 test: install
 	@tools/system-deps runtime test
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS)
+
+# The fast tier (no Airflow runs, no scheduler): under 3 minutes. See README "Tests and benchmarks".
+test-fast: install
+	@tools/system-deps runtime
+	$(BIN)/python -m pytest -n 2 $(FAST_DIRS)
 
 lint: install
 	$(BIN)/ruff check .

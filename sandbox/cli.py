@@ -21,6 +21,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--state-dir", default=DEFAULT_STATE_DIR)
     p.add_argument("--max-concurrent-jobs", type=int, default=4,
                    help="SageMaker jobs that run at once; more wait InProgress (default 4)")
+    p.add_argument("--cpus", type=int, default=None,
+                   help="CPUs the jobs share; each job's thread pools get its fair share (default: all)")
     p.add_argument("--validate-responses", action="store_true",
                    help="check every response the sandbox produces against botocore's model")
     p.add_argument("--verbose", action="store_true", help="log every request")
@@ -91,7 +93,8 @@ def _serve(args: argparse.Namespace) -> int:
     from sandbox.server import serve
 
     serve(args.host, args.port, args.state_dir, validate_responses=args.validate_responses,
-          max_concurrent_jobs=args.max_concurrent_jobs, verbose=args.verbose, ready_file=args.ready_file)
+          max_concurrent_jobs=args.max_concurrent_jobs, cpus=args.cpus, verbose=args.verbose,
+          ready_file=args.ready_file)
     return 0
 
 

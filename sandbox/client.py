@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 import urllib.error
 import urllib.request
@@ -14,9 +15,12 @@ DEFAULT_HOST, DEFAULT_PORT, DEFAULT_STATE_DIR = "127.0.0.1", 4566, ".sandbox"
 
 def endpoint_from_state(state_dir: str | Path = DEFAULT_STATE_DIR, port: int | None = None,
                         host: str = DEFAULT_HOST) -> str:
-    """The endpoint of the sandbox: an explicit port wins, then the running server's record, then 4566."""
+    """The endpoint of the sandbox: an explicit port wins, then the AWS_ENDPOINT_URL that
+    `python -m sandbox env` exported, then the running server's record, then 4566."""
     if port is not None:
         return f"http://{host}:{port}"
+    if os.environ.get("AWS_ENDPOINT_URL"):
+        return os.environ["AWS_ENDPOINT_URL"].rstrip("/")
     server_file = Path(state_dir) / "server.json"
     if server_file.exists():
         try:

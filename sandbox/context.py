@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,8 @@ class SandboxContext:
     default_region: str = "us-east-1"
     validate_responses: bool = False
     max_concurrent_jobs: int = 4
+    # The CPUs the sandbox's jobs share (`--cpus`; default: this machine's). See containers.thread_environment.
+    cpus: int = field(default_factory=lambda: os.cpu_count() or 1)
     faults: FaultRegistry = field(default_factory=FaultRegistry)
     s3: S3Store = field(default_factory=S3Store)
     shape_violations: list[str] = field(default_factory=list)

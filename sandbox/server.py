@@ -198,7 +198,8 @@ def build_app(ctx: SandboxContext) -> SandboxApp:
 
 
 def serve(host: str, port: int, state_dir: str, *, validate_responses: bool = False,
-          max_concurrent_jobs: int = 4, verbose: bool = False, ready_file: str | None = None) -> None:
+          max_concurrent_jobs: int = 4, cpus: int | None = None, verbose: bool = False,
+          ready_file: str | None = None) -> None:
     """Run the sandbox in the foreground until SIGINT/SIGTERM."""
     import signal
 
@@ -216,6 +217,7 @@ def serve(host: str, port: int, state_dir: str, *, validate_responses: bool = Fa
         endpoint_url=f"http://{host}:{port}",
         validate_responses=validate_responses,
         max_concurrent_jobs=max_concurrent_jobs,
+        **({"cpus": cpus} if cpus else {}),
     )
     app = build_app(ctx)
     server = make_server(host, port, app, threaded=True, request_handler=Handler)
@@ -234,6 +236,9 @@ def serve(host: str, port: int, state_dir: str, *, validate_responses: bool = Fa
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, _stop)
+    # A background job of a non-interactive shell starts with SIGINT ignored, and Python then leaves it
+    # ignored: Ctrl-C (or `kill -INT`) would do nothing. The sandbox always answers it.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     print(f"sandbox listening on {ctx.endpoint_url} (state in {ctx.state_dir}); Ctrl-C stops it", flush=True)
     try:
         server.serve_forever(poll_interval=0.2)

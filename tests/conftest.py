@@ -52,6 +52,7 @@ class SandboxHandle:
 
 
 def start_sandbox(state_dir: Path, *extra_args: str) -> tuple[subprocess.Popen, SandboxHandle]:
+    state_dir.mkdir(parents=True, exist_ok=True)
     ready = state_dir / "ready.json"
     log_path = state_dir / "server.log"
     proc = subprocess.Popen(
@@ -89,6 +90,41 @@ def sandbox(tmp_path_factory) -> SandboxHandle:
     assert not violations, "sandbox responses that botocore's model does not allow:\n" + "\n".join(violations)
 
 
+@pytest.fixture(scope="session")
+def migrated_airflow_db(tmp_path_factory) -> Path:
+    """An Airflow metadata DB (SQLite) migrated once per test session, for tests to copy into their own
+    AIRFLOW_HOME (`airflow_home_from`). Migrating costs about 30 s of CPU; copying the file costs nothing.
+    Shared by all xdist workers: the first to get the lock migrates it."""
+    import fcntl
+    import shutil
+
+    root = tmp_path_factory.getbasetemp().parent if os.environ.get("PYTEST_XDIST_WORKER") \
+        else tmp_path_factory.getbasetemp()
+    template = root / "airflow-db-template"
+    template.mkdir(exist_ok=True)
+    db = template / "airflow.db"
+    with (template / "lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not db.exists():
+            home = template / "home"
+            env = {**os.environ, "AIRFLOW_HOME": str(home), "AIRFLOW__CORE__LOAD_EXAMPLES": "False"}
+            env.pop("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", None)
+            subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], cwd=REPO, env=env, check=True,
+                           capture_output=True, text=True)
+            shutil.copy(home / "airflow.db", db.with_suffix(".tmp"))
+            db.with_suffix(".tmp").rename(db)  # complete or absent, never half-written
+    return db
+
+
+def airflow_home_from(template_db: Path, home: Path) -> Path:
+    """A new AIRFLOW_HOME whose metadata DB is a copy of the migrated template."""
+    import shutil
+
+    home.mkdir(parents=True, exist_ok=True)
+    shutil.copy(template_db, home / "airflow.db")
+    return home
+
+
 @pytest.fixture
 def aws(sandbox):
     """boto3 client factory for the session sandbox: aws('s3'), aws('sagemaker'), ..."""
@@ -101,3 +137,44 @@ def unique(request) -> str:
     import hashlib
 
     return "t" + hashlib.sha1(request.node.nodeid.encode()).hexdigest()[:10]
+
+
+# --- Running the suite side by side (pytest-xdist) -------------------------------------------------------
+# tests/scheduler shares one whole Airflow stack (a session fixture) across its modules: it is one unit of
+# work, on one worker, so the stack starts once. Every other module is its own unit; e2e modules each get the
+# seeded sandbox of the worker they land on (session-scoped per worker) and use distinct days, so two e2e
+# modules on two workers run side by side. The slow units start first, because the suite's wall time is set
+# by the longest of them.
+SHARED_DIRECTORIES = ("tests/scheduler",)
+SLOW_FIRST = ("tests/scheduler", "tests/e2e")
+
+
+def group_of(nodeid: str) -> str:
+    """The unit of work a test belongs to: its shared directory, or else its module."""
+    path = nodeid.split("::", 1)[0]
+    for directory in SHARED_DIRECTORIES:
+        if path.startswith(directory + "/"):
+            return directory
+    return path
+
+
+def pytest_collection_modifyitems(config, items):
+    # Slow units first (stable otherwise): xdist hands out units in collection order.
+    def rank(item) -> int:
+        return next((i for i, d in enumerate(SLOW_FIRST) if item.nodeid.startswith(d + "/")), len(SLOW_FIRST))
+
+    items.sort(key=rank)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """Schedule by `group_of`. pytest-xdist's own `--dist loadgroup` reads `xdist_group` marks from
+    `item._nodeid`, which pytest 9 no longer has, so its groups silently fall apart; loadscope with our
+    own scope function keeps each long group on one worker."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class GroupScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return group_of(nodeid)
+
+    return GroupScheduling(config, log)

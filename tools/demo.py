@@ -1,8 +1,9 @@
 """`make demo`: run demand_forecast for one partition on the offline sandbox and say what happened.
 
 Starts the sandbox, seeds it (`python -m sandbox seed`), prepares an Airflow home pointed at it
-(`python -m sandbox env`), runs `airflow dags test demand_forecast <DATE>`, prints a summary, and stops
-the sandbox. Exits non-zero if the run failed.
+(`python -m sandbox env`), runs `airflow dags test demand_forecast <DATE>` printing one line per task as
+it starts and ends, prints a summary (with the evaluation plot copied to .sandbox/), and stops the
+sandbox. Exits non-zero if the run failed.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -57,12 +59,62 @@ def airflow_env(endpoint: str, airflow_home: Path) -> dict[str, str]:
     return env
 
 
+class Progress:
+    """One line per task as `airflow dags test` starts and ends it (task, state, seconds), read from the
+    run's own log lines, so a newcomer sees the run move instead of minutes of silence."""
+
+    _START = re.compile(r"\[DAG TEST\] starting task_id=(\S+)")
+    _STATE = re.compile(r"new_state=(\w+)")
+    _END = re.compile(r"\[DAG TEST\] end task task_id=(\S+)")
+
+    def __init__(self, out=None, clock=time.monotonic):
+        self.out = out or sys.stdout
+        self.clock = clock
+        self.task: str | None = None
+        self.started = 0.0
+        self.state = "?"
+        self.lines: list[str] = []
+
+    def feed(self, line: str) -> None:
+        if m := self._START.search(line):
+            self.task, self.started, self.state = m.group(1), self.clock(), "?"
+            self._emit(f"  {'started':<16} {self.task}")
+        elif (m := self._STATE.search(line)) and self.task:
+            self.state = m.group(1)
+        elif (m := self._END.search(line)) and self.task == m.group(1):
+            self._emit(f"  {self.state:<16} {self.task:<28} {self.clock() - self.started:6.1f} s")
+            self.task = None
+
+    def _emit(self, text: str) -> None:
+        self.lines.append(text)
+        print(text, file=self.out, flush=True)
+
+
 def run_dag(env: dict[str, str], day: str, log_path: Path) -> tuple[int, float]:
     started = time.monotonic()
+    progress = Progress()
     with log_path.open("w") as log:
-        proc = subprocess.run([sys.executable, "-m", "airflow", "dags", "test", "demand_forecast", day],
-                              env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
-    return proc.returncode, time.monotonic() - started
+        proc = subprocess.Popen([sys.executable, "-m", "airflow", "dags", "test", "demand_forecast", day],
+                                env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        for line in proc.stdout:
+            log.write(line)
+            progress.feed(line)
+        code = proc.wait()
+    return code, time.monotonic() - started
+
+
+def fetch_plot(endpoint: str, report: dict, destination: Path) -> Path | None:
+    """Copy the run's evaluation plot out of (sandbox) S3 to a local file the summary names."""
+    uri = report.get("plot_uri")
+    if not uri or uri.endswith("/"):
+        return None
+    import boto3
+
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    s3 = boto3.client("s3", endpoint_url=endpoint, region_name=profile.REGION,
+                      aws_access_key_id="sandbox", aws_secret_access_key="sandbox")
+    destination.write_bytes(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    return destination
 
 
 def summary(endpoint: str, day: str) -> dict:
@@ -106,6 +158,8 @@ def main(argv: list[str] | None = None) -> int:
         report = summary(endpoint, day)
         report["timings_s"] = {k: round(v, 1) for k, v in timings.items()}
         report["airflow_log"] = str(log_path)
+        plot = fetch_plot(endpoint, report, state_dir / f"demo-{day}-forecast_vs_actuals.png")
+        report["plot_file"] = str(plot) if plot else None
         print_report(report, code)
         (state_dir / f"demo-{day}.json").write_text(json.dumps(report, indent=2, default=str))
         if code != 0:
@@ -139,6 +193,8 @@ def print_report(r: dict, code: int) -> None:
     print(f"Prediction rows:      {r.get('prediction_rows', '?')} (Athena: SELECT count(*) ... WHERE dt='{r['partition_date']}')")
     part = r.get("partition") or {}
     print(f"Glue partition:       {part.get('table', '')} dt={r['partition_date']} -> {part.get('location', 'NOT REGISTERED')}")
+    print(f"Evaluation plot:      {r.get('plot_file') or 'none (the run did not get to evaluate)'}"
+          + (f"  (from {r['plot_uri']})" if r.get("plot_file") else ""))
     print(f"Slack messages:       {len(r.get('slack', []))}")
     for m in r.get("slack", []):
         print(f"  #{m.get('channel_name')}: {(m.get('text') or '')[:150]}")

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from sandbox.context import SandboxContext
+from sandbox.sagemaker import containers
 from sandbox.sagemaker.jobs import TRAINING, Job
 from sandbox.sagemaker.process import JobProcess, Launch, Outcome
 from sandbox.sagemaker.s3io import JobFailure
@@ -93,21 +94,25 @@ class Runner:
             return _stopped_before_start(job, execution)
         if fault is not None and fault.failure_reason:
             return job.finish("Failed", reason=fault.failure_reason)
-        if not self.slots.acquire(
-            job.stop_event, on_wait=lambda place, running: _waiting(job, place, running)
-        ):
+        running = self.slots.acquire(job.stop_event, on_wait=lambda place, running: _waiting(job, place, running))
+        if not running:
             return _stopped_before_start(job, execution)
         try:
-            self._execute(job, execution)
+            self._execute(job, execution, running)
         finally:
             self.slots.release()
 
-    def _execute(self, job: Job, execution: Execution) -> None:
+    def _execute(self, job: Job, execution: Execution, running: int) -> None:
         job.mark_started()
         max_runtime = (job.request.get("StoppingCondition") or {}).get("MaxRuntimeInSeconds")
         deadline = time.monotonic() + max_runtime if max_runtime else None
         job.secondary_status("Downloading", "Downloading input data")
         launch = execution.prepare()
+        # Its share of the CPUs among the jobs running when it took its slot.
+        for name, value in containers.thread_environment(
+            self.ctx.cpus, running, _instance_type(job.request)
+        ).items():
+            launch.env.setdefault(name, value)
         if job.stop_event.is_set():
             launch.sink.close()
             return _stopped_before_start(job, execution)
@@ -127,6 +132,17 @@ class Runner:
         if outcome.stopped_by:
             _let_stopping_show(job)
         execution.finish(outcome)
+
+
+def _instance_type(request: dict) -> str | None:
+    """The instance type a Create request asked for (training, processing or transform)."""
+    resources = (
+        request.get("ResourceConfig")
+        or (request.get("ProcessingResources") or {}).get("ClusterConfig")
+        or request.get("TransformResources")
+        or {}
+    )
+    return resources.get("InstanceType")
 
 
 def _stopped_before_start(job: Job, execution: Execution) -> None:

@@ -21,23 +21,24 @@ class Slots:
         self.running = 0
         self.peak = 0
 
-    def acquire(self, cancel: threading.Event, on_wait: Callable[[int, int], None] | None = None) -> bool:
-        """Block until this caller's turn and a free slot; False if ``cancel`` is set first."""
+    def acquire(self, cancel: threading.Event, on_wait: Callable[[int, int], None] | None = None) -> int:
+        """Block until this caller's turn and a free slot. Returns the jobs running once this one has its
+        slot (itself included), or 0 if ``cancel`` is set first."""
         ticket = next(self._tickets)
         with self._cond:
             self._queue.append(ticket)
             try:
                 while not (self._queue[0] == ticket and self.running < max(1, self._limit())):
                     if cancel.is_set():
-                        return False
+                        return 0
                     if on_wait is not None:
                         on_wait(self._queue.index(ticket), self.running)
                     self._cond.wait(0.1)
                 if cancel.is_set():
-                    return False
+                    return 0
                 self.running += 1
                 self.peak = max(self.peak, self.running)
-                return True
+                return self.running
             finally:
                 self._queue.remove(ticket)
                 self._cond.notify_all()

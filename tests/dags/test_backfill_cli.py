@@ -8,12 +8,13 @@ import sys
 from datetime import UTC, date, datetime
 
 from batchml.demand_forecast.plan import partition_day
-from tests.conftest import REPO
+from tests.conftest import REPO, airflow_home_from
 from tools.demo import airflow_env
 
 
-def test_cli_backfill_plans_one_run_per_requested_day(tmp_path):
-    env = airflow_env("http://127.0.0.1:9", tmp_path / "airflow")  # parsing touches no endpoint
+def test_cli_backfill_plans_one_run_per_requested_day(tmp_path, migrated_airflow_db):
+    home = airflow_home_from(migrated_airflow_db, tmp_path / "airflow")  # as `airflow db migrate` leaves it
+    env = airflow_env("http://127.0.0.1:9", home)  # parsing touches no endpoint
 
     def airflow(*args: str) -> str:
         done = subprocess.run([sys.executable, "-m", "airflow", *args], cwd=REPO, env=env, capture_output=True,
@@ -21,7 +22,6 @@ def test_cli_backfill_plans_one_run_per_requested_day(tmp_path):
         assert done.returncode == 0, f"airflow {' '.join(args)}:\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}"
         return done.stdout
 
-    airflow("db", "migrate")
     airflow("dags", "reserialize")
     out = airflow("backfill", "create", "--dag-id", "demand_forecast", "--from-date", "2026-11-10",
                   "--to-date", "2026-11-12", "--dry-run")

@@ -67,35 +67,41 @@ def test_chain_of_steps(bag):
     assert dag.get_task("batch_predict").trigger_rule == "none_failed_min_one_success"
 
 
-def test_parsing_imports_nothing_heavy():
+@pytest.fixture(scope="module")
+def fresh_interpreter() -> dict[str, list[str]]:
+    """What a fresh interpreter imports: first Airflow's plugin loader over plugins/, then a DagBag over
+    dags/. Both questions need an interpreter that has imported nothing else, and one start answers both
+    (each start costs seconds)."""
     code = (
-        "import sys; sys.path[:0] = ['plugins', '.']\n"
+        "import sys, json; sys.path[:0] = ['plugins', '.']\n"
+        "from airflow._shared.plugins_manager.plugins_manager import _load_plugins_from_plugin_directory\n"
+        "plugins, errors = _load_plugins_from_plugin_directory('plugins')\n"
+        "assert not errors, errors\n"
+        "leaked = sorted(n for n, m in sys.modules.items() if 'plugins/batchml' in (getattr(m, '__file__', '') or ''))\n"
         "from airflow.dag_processing.dagbag import DagBag\n"
         "bag = DagBag(dag_folder='dags')\n"
         "assert not bag.import_errors, bag.import_errors\n"
         "heavy = [m for m in ('pandas', 'numpy', 'sagemaker', 'sklearn', 'duckdb', 'pyarrow') if m in sys.modules]\n"
-        "print('HEAVY=' + ','.join(heavy))\n"
+        "print('FACTS=' + json.dumps({'leaked': leaked, 'heavy': heavy}))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True,
                          env={**os.environ, "AIRFLOW__CORE__LOAD_EXAMPLES": "False"})
-    assert "HEAVY=\n" in out.stdout, out.stdout[-2000:]
+    return json.loads(out.stdout.split("FACTS=", 1)[1])
 
 
-def test_bad_settings_are_a_dag_import_error_naming_the_field(tmp_path):
+def test_parsing_imports_nothing_heavy(fresh_interpreter):
+    assert fresh_interpreter["heavy"] == []
+
+
+def test_bad_settings_are_a_dag_import_error_naming_the_field(tmp_path, monkeypatch):
     import yaml
+    from airflow.dag_processing.dagbag import DagBag
 
     settings = yaml.safe_load((REPO / "include" / "config" / "demand_forecast.yaml").read_text())
     settings["gate"]["max_wape"] = -1
     (tmp_path / "demand_forecast.yaml").write_text(yaml.safe_dump(settings))
-    code = (
-        "import sys, json; sys.path[:0] = ['plugins', '.']\n"
-        "from airflow.dag_processing.dagbag import DagBag\n"
-        "print('ERRORS=' + json.dumps(DagBag(dag_folder='dags').import_errors))\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True,
-                         env={**os.environ, "BATCHML_CONFIG_DIR": str(tmp_path)})
-    errors = json.loads(out.stdout.split("ERRORS=", 1)[1])
-    [message] = errors.values()
+    monkeypatch.setenv("BATCHML_CONFIG_DIR", str(tmp_path))  # a DagBag executes the DAG file afresh
+    [message] = DagBag(dag_folder=str(DAGS)).import_errors.values()
     assert "gate.max_wape: -1 is less than or equal to the minimum of 0" in message
 
 
@@ -142,19 +148,10 @@ def test_extract_sql_comes_from_include_files_with_bound_parameters(bag):
         assert {name for name, _, _ in placeholders(task.sql)} == expected == set(task.parameters), task_id
 
 
-def test_plugin_loader_does_not_shadow_libraries():
+def test_plugin_loader_does_not_shadow_libraries(fresh_interpreter):
     """Airflow imports every .py under plugins/ as a top-level module named after the file unless
     .airflowignore excludes it: batchml/operators/sagemaker.py would become `sagemaker`."""
-    code = (
-        "import sys\n"
-        "from airflow._shared.plugins_manager.plugins_manager import _load_plugins_from_plugin_directory\n"
-        "plugins, errors = _load_plugins_from_plugin_directory('plugins')\n"
-        "assert not errors, errors\n"
-        "leaked = sorted(n for n, m in sys.modules.items() if 'plugins/batchml' in (getattr(m, '__file__', '') or ''))\n"
-        "print('LEAKED=' + ','.join(leaked))\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
-    assert "LEAKED=\n" in out.stdout, out.stdout
+    assert fresh_interpreter["leaked"] == []
 
 
 def test_params_can_be_submitted_from_the_ui_with_their_defaults(bag):
@@ -168,14 +165,14 @@ def test_params_can_be_submitted_from_the_ui_with_their_defaults(bag):
             assert param.value not in ("", None) or allows_null, (dag.dag_id, name)
 
 
-def test_the_publish_deadline_is_on_unless_switched_off():
-    code = ("import sys, json; sys.path[:0] = ['plugins', '.']\n"
-            "from airflow.dag_processing.dagbag import DagBag\n"
-            "dag = DagBag(dag_folder='dags').dags['demand_forecast']\n"
-            "print('DEADLINES=' + json.dumps([str(d.interval) for d in dag.deadline or []]))\n")
-    env = {k: v for k, v in os.environ.items() if k != "BATCHML_DEADLINE_ALERTS"}
-    on = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, check=True)
-    assert json.loads(on.stdout.split("DEADLINES=", 1)[1]) == ["1 day, 8:00:00"]
-    off = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True,
-                         env={**env, "BATCHML_DEADLINE_ALERTS": "off"})
-    assert json.loads(off.stdout.split("DEADLINES=", 1)[1]) == []
+def test_the_publish_deadline_is_on_unless_switched_off(monkeypatch):
+    from airflow.dag_processing.dagbag import DagBag
+
+    def deadlines() -> list[str]:
+        dag = DagBag(dag_folder=str(DAGS)).dags["demand_forecast"]
+        return [str(d.interval) for d in dag.deadline or []]
+
+    monkeypatch.delenv("BATCHML_DEADLINE_ALERTS", raising=False)
+    assert deadlines() == ["1 day, 8:00:00"]
+    monkeypatch.setenv("BATCHML_DEADLINE_ALERTS", "off")
+    assert deadlines() == []

@@ -213,3 +213,43 @@ def test_create_validates_names_roles_uris_and_local_paths_like_sagemaker(aws, b
         "Code": "ValidationException",
         "Message": "Requested resource not found.",
     }
+
+
+def test_each_job_gets_its_instance_cpus_shared_fairly_among_running_jobs(tmp_path):
+    """OMP/BLAS pools sized per job: the instance's vCPUs, capped by a fair share of the sandbox's CPUs
+    among the jobs running when it starts; the request's own Environment wins."""
+    from tests.conftest import start_sandbox, stop_sandbox
+
+    proc, sandbox = start_sandbox(tmp_path / "sandbox", "--cpus", "4")
+    try:
+        aws = sandbox.boto3_client
+        sm = aws("sagemaker")
+        bucket = make_bucket(aws, "threads")
+        code = upload_script(aws, bucket, "code/threads.py", "threads.py")
+
+        def start(name: str, instance: str, seconds: float, **extra) -> None:
+            request = processing_request(
+                name, bucket, code, ["/opt/ml/processing/output", str(seconds)],
+                outputs=[s3_output("out", f"s3://{bucket}/{name}", "/opt/ml/processing/output")], **extra)
+            request["ProcessingResources"]["ClusterConfig"]["InstanceType"] = instance
+            sm.create_processing_job(**request)
+
+        def threads(name: str) -> str:
+            assert wait(sm, "processing", name)["ProcessingJobStatus"] == "Completed"
+            found = json.loads(get(aws, bucket, f"{name}/threads.json"))
+            assert len(set(found.values())) == 1, found  # OMP, OpenBLAS and MKL agree
+            return found["OMP_NUM_THREADS"]
+
+        start("alone-big", "ml.m5.4xlarge", 6)  # 16 vCPUs, alone on 4 CPUs: 4
+        wait(sm, "processing", "alone-big", until={"InProgress"})
+        import time
+
+        time.sleep(1.5)  # past the launch delay: alone-big holds its slot
+        start("beside-big", "ml.m5.4xlarge", 0)  # two jobs running on 4 CPUs: 2 each
+        assert (threads("alone-big"), threads("beside-big")) == ("4", "2")
+        start("small", "ml.m5.large", 0)  # alone again, but its instance has 2 vCPUs
+        start("pinned", "ml.m5.4xlarge", 0, environment={"OMP_NUM_THREADS": "3", "OPENBLAS_NUM_THREADS": "3",
+                                                          "MKL_NUM_THREADS": "3"})
+        assert threads("small") == "2" and threads("pinned") == "3"
+    finally:
+        stop_sandbox(proc)

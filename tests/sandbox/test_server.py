@@ -101,15 +101,27 @@ def test_unknown_control_route_is_404(sandbox):
     assert err.value.code == 404
 
 
-def test_env_prints_exports_that_reach_the_sandbox(sandbox, unique):
+def test_env_prints_exports_that_reach_the_sandbox(sandbox, unique, tmp_path):
     out = subprocess.run(
         [sys.executable, "-m", "sandbox", "env", "--port", sandbox.endpoint.rsplit(":", 1)[1]],
         cwd=REPO, capture_output=True, text=True, check=True,
     ).stdout
-    script = out + "\n" + f"{sys.executable} -c \"import boto3; boto3.client('s3').create_bucket(Bucket='{unique}')\""
-    subprocess.run(["bash", "-c", script], check=True, cwd=REPO,
-                   env={k: v for k, v in os.environ.items() if not k.startswith("AWS_")})
+    # After the exports, the sandbox's own commands follow AWS_ENDPOINT_URL without --port; the state dir
+    # is an empty one, so no running server's record can lead them there instead.
+    empty = tmp_path / "no-server-here"
+    script = "\n".join([
+        out,
+        f"{sys.executable} -c \"import boto3; boto3.client('s3').create_bucket(Bucket='{unique}')\"",
+        f"{sys.executable} -m sandbox fault --state-dir {empty} aws s3 DeleteBucket --error {unique}",
+        f"{sys.executable} -m sandbox status --state-dir {empty}",
+    ])
+    done = subprocess.run(["bash", "-ec", script], cwd=REPO, capture_output=True, text=True,
+                          env={k: v for k, v in os.environ.items() if not k.startswith("AWS_")})
+    assert done.returncode == 0, done.stderr[-2000:]
     assert unique in sandbox.client.status()["s3"]
+    assert f"running at {sandbox.endpoint}" in done.stdout
+    assert [f["error"] for f in sandbox.client.faults() if f.get("error") == unique] == [unique]
+    sandbox.client.clear_faults()
     assert "AIRFLOW_CONN_AWS_DEFAULT" in out and "AIRFLOW_HOME" in out and "AIRFLOW_CONN_SLACK_ONCALL" in out
 
 
@@ -139,6 +151,25 @@ def test_ctrl_c_stops_cleanly_and_start_up_is_quick(tmp_path):
     assert not (tmp_path / "server.json").exists()
     # Generous bound: the figure itself is measured by bench/sandbox_bench.py, not asserted here.
     assert first_answer < 15, first_answer
+
+
+def test_ctrl_c_stops_a_sandbox_started_with_sigint_ignored(tmp_path):
+    """A background job of a non-interactive shell starts with SIGINT ignored; the sandbox still answers it."""
+    ready = tmp_path / "ready.json"
+    proc = subprocess.Popen(
+        ["bash", "-c", f"trap '' INT; exec {sys.executable} -m sandbox serve --port 0 --state-dir {tmp_path} "
+                       f"--ready-file {ready}"], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not ready.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert ready.exists(), proc.stdout.read() if proc.poll() is not None else "no ready file"
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=20) == 0
+        assert "sandbox stopped" in proc.stdout.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
 
 
 def test_reset_forgets_state(tmp_path):

@@ -11,7 +11,9 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from sandbox.profile import pipeline_environment
+from tests import fast_settings
 from tests.conftest import REPO
+from tests.e2e.conftest import TEST_ENV
 from tools.demo import free_port
 from tools.stack import Stack
 
@@ -26,9 +28,13 @@ POOL_SLOTS = 2  # smaller than the backfill's parallelism, so the pool visibly b
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory) -> Stack:
     env = {**pipeline_environment(), "sagemaker_job_quota": POOL_SLOTS}
+    # The fast settings (a cheaper model) and short retry delays, as in tests/e2e: these tests check
+    # scheduling, backfills, pools and alerts, not the model.
+    settings = fast_settings.write(tmp_path_factory.mktemp("fast-settings"))
     s = Stack(tmp_path_factory.mktemp("stack"), api_port=free_port(18080), sandbox_port=free_port(14566),
               seed_end=SEED_END.isoformat(), password=secrets.token_urlsafe(12),
-              env={"AIRFLOW_VAR_DEMAND_FORECAST_ENV": json.dumps(env)})
+              env={"AIRFLOW_VAR_DEMAND_FORECAST_ENV": json.dumps(env), "BATCHML_CONFIG_DIR": str(settings),
+                   **TEST_ENV})
     try:
         s.start()
         s.api("PATCH", "/dags/demand_forecast", {"is_paused": False})

@@ -46,6 +46,21 @@ def test_ctrl_c_stops_everything_make_airflow_started(tmp_path):
                                      headers={"Content-Type": "application/json"})
         assert json.loads(urllib.request.urlopen(req, timeout=10).read())["access_token"]
 
+        # Every command it prints works exactly as printed, pasted into a new shell at the repo root.
+        commands = re.search(r"In another shell, at the repo root:\n(.*)Ctrl-C stops everything", printed, re.S)
+        pasted = [line.strip() for line in commands.group(1).splitlines() if line.startswith("  ")]
+        assert len(pasted) == 2 and "backfill create" in pasted[1], printed
+        new_shell = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(tmp_path), "LANG": "C.UTF-8"}
+        for command in pasted:
+            done = subprocess.run(["bash", "-c", command], cwd=REPO, env=new_shell, capture_output=True, text=True,
+                                  timeout=300)
+            assert done.returncode == 0, f"{command}\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}"
+        token = json.loads(urllib.request.urlopen(req, timeout=10).read())["access_token"]
+        backfills = urllib.request.Request(f"http://localhost:{api_port}/api/v2/backfills?dag_id=demand_forecast",
+                                           headers={"Authorization": f"Bearer {token}"})
+        [created] = json.loads(urllib.request.urlopen(backfills, timeout=10).read())["backfills"]
+        assert created["dag_id"] == "demand_forecast"
+
         started = psutil.Process(proc.pid).children(recursive=True)
         titles = " ".join(" ".join(p.cmdline()) for p in started)
         for component in ("sandbox serve", "standalone", "scheduler", "dag-processor", "triggerer", "api_server"):
