@@ -23,6 +23,8 @@ RAW_DATABASE = "retail"
 FORECAST_DATABASE = "demand_forecast"
 MODEL_PACKAGE_GROUP = "demand-forecast"
 SLACK_CHANNEL = "#demand-forecast-oncall"
+SLACK_FALLBACK_CHANNEL = "#ml-platform-oncall"
+ONCALL_HANDLE = "@ml-oncall"
 # The sandbox runs at most this many jobs at once (serve --max-concurrent-jobs), like an account quota.
 SAGEMAKER_JOB_QUOTA = 4
 # Not a secret: the sandbox accepts any token of Slack's shape.
@@ -43,7 +45,7 @@ def pipeline_environment() -> dict:
         "forecast_database": FORECAST_DATABASE,
         "model_package_group": MODEL_PACKAGE_GROUP,
         "slack_channel": SLACK_CHANNEL,
-        "oncall_handle": "@ml-oncall",
+        "oncall_handle": ONCALL_HANDLE,
         # Short polls: sandbox jobs take seconds, not minutes.
         "poll_interval_seconds": 0.5,
         "sagemaker_job_quota": SAGEMAKER_JOB_QUOTA,
@@ -65,7 +67,9 @@ def environment(endpoint: str) -> dict[str, str]:
     slack_conn = {
         "conn_type": "slack",
         "password": SLACK_TOKEN,
-        "extra": {"base_url": f"{endpoint}/_sandbox/slack/api/"},
+        # Where alerts go when the demand_forecast_env Variable is broken (batchml.alerts.route).
+        "extra": {"base_url": f"{endpoint}/_sandbox/slack/api/", "fallback_channel": SLACK_FALLBACK_CHANNEL,
+                  "fallback_oncall_handle": ONCALL_HANDLE},
     }
     webhook_conn = {
         "conn_type": "slackwebhook",
