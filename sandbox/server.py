@@ -194,6 +194,10 @@ def build_app(ctx: SandboxContext) -> SandboxApp:
 
     services.append(SageMakerService(ctx))
     services.append(AthenaService(ctx))
+    # The CloudFormation types moto lacks (the seed deploys infra/demand-forecast.yaml through moto).
+    from sandbox import cfn
+
+    cfn.install({s.name: s for s in services})
     return SandboxApp(ctx, services)
 
 
