@@ -251,6 +251,9 @@ def seed(endpoint: str, *, end_date: str | None = None, days: int = 730, stores:
 
     # Every AWS resource comes from the same template a real account is deployed with (infra/).
     stack = deploy_stack(session.client("cloudformation", endpoint_url=endpoint, config=cfg))
+    # The template holds a placeholder; the token goes in as on AWS (README, "Deploying", step 3).
+    session.client("secretsmanager", endpoint_url=endpoint, config=cfg).put_secret_value(
+        SecretId=stack["outputs"]["SlackSecretArn"], SecretString=json.dumps(profile.slack_connection(endpoint)))
 
     raw = f"s3://{bucket}/raw"
     cat = Catalog(stores, items, random_seed)

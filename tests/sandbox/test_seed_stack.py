@@ -95,3 +95,30 @@ def test_the_raw_data_lands_in_the_stacks_bucket_and_a_reseed_keeps_the_stack(se
     assert len(cfn.describe_stacks()["Stacks"]) == 1
     athena_rows = handle.boto3_client("glue").get_partitions(DatabaseName=profile.RAW_DATABASE, TableName="sales")
     assert len(athena_rows["Partitions"]) == 20
+
+
+def test_the_slack_connection_comes_from_secrets_manager_through_the_providers_backend(seeded):
+    """The sandbox's Airflow reads `slack_oncall` the way production does: SecretsManagerBackend, configured
+    from the same environment `python -m sandbox env` prints, against the secret the stack created."""
+    import os
+
+    from airflow.providers.amazon.aws.secrets.secrets_manager import SecretsManagerBackend
+
+    handle, _, _ = seeded
+    env = profile.environment(handle.endpoint)
+    assert env["AIRFLOW__SECRETS__BACKEND"].endswith(".SecretsManagerBackend")
+    assert "AIRFLOW_CONN_SLACK_ONCALL" not in env  # the token is nowhere in Airflow's configuration
+    kwargs = json.loads(env["AIRFLOW__SECRETS__BACKEND_KWARGS"])
+    saved = {k: os.environ.get(k) for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
+    os.environ.update(AWS_ACCESS_KEY_ID="sandbox", AWS_SECRET_ACCESS_KEY="sandbox")
+    try:
+        backend = SecretsManagerBackend(**kwargs)
+        conn = backend.get_connection("slack_oncall")
+        missing = backend.get_connection("aws_default")  # not a secret: Airflow falls through to the next backend
+        variable = backend.get_variable("demand_forecast_env")  # variables_prefix is off: no lookup at all
+    finally:
+        for k, v in saved.items():
+            os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
+    assert conn.conn_type == "slack" and conn.password == profile.SLACK_TOKEN
+    assert conn.extra_dejson["base_url"] == f"{handle.endpoint}/_sandbox/slack/api/"
+    assert missing is None and variable is None
