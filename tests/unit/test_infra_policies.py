@@ -154,8 +154,9 @@ def test_airflow_role_may_run_manage_and_pass_the_role_to_every_job_of_a_run():
     assert allowed("AirflowRole", "iam:PassRole", model["ExecutionRoleArn"],
                    **{"iam:PassedToService": "sagemaker.amazonaws.com"})
     group = REQUESTS["package"]["ModelPackageGroupName"]
-    for action in ("CreateModelPackage", "DescribeModelPackage", "DeleteModelPackage", "ListModelPackages"):
+    for action in ("CreateModelPackage", "DescribeModelPackage", "DeleteModelPackage"):
         assert allowed("AirflowRole", f"sagemaker:{action}", _sm_arn("model-package", f"{group}/4"))
+    assert allowed("AirflowRole", "sagemaker:ListModelPackages", "*")  # no resource type in IAM
     assert allowed("AirflowRole", "sagemaker:DescribeModelPackageGroup", _sm_arn("model-package-group", group))
 
 

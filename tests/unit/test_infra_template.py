@@ -26,6 +26,7 @@ PARAMS = TEMPLATE["Parameters"]
 NEEDS_STAR = {
     "ecr:GetAuthorizationToken", "cloudwatch:PutMetricData",
     "sagemaker:ListProcessingJobs", "sagemaker:ListTrainingJobs", "sagemaker:ListTransformJobs",
+    "sagemaker:ListModelPackages",
     "ec2:DescribeNetworkInterfaces", "ec2:DescribeVpcs", "ec2:DescribeDhcpOptions", "ec2:DescribeSubnets",
     "ec2:DescribeSecurityGroups",
     # Network interfaces do not exist yet when SageMaker creates them; the statement is bound by ec2:Vpc.
