@@ -35,12 +35,16 @@ bucket_policies: dict[str, dict[str, Any]] = {}
 
 def install(services: dict[str, Any]) -> None:
     """Give the Athena and SageMaker types the sandbox's services, and make moto see every type."""
-    from moto.cloudformation import parsing
+    import sys
 
     _SERVICES.clear()
     _SERVICES.update(services)
-    for cached in (parsing.get_model_list, parsing.get_model_map, parsing.get_name_type_map):
-        cached.cache_clear()
+    # moto's CloudFormation imports every moto backend (seconds): it is left to the first stack call,
+    # which then builds its type maps with the classes below. Only maps built earlier need clearing.
+    parsing = sys.modules.get("moto.cloudformation.parsing")
+    if parsing is not None:
+        for cached in (parsing.get_model_list, parsing.get_model_map, parsing.get_name_type_map):
+            cached.cache_clear()
 
 
 def _call(service: str, operation: str, params: dict[str, Any], region: str) -> dict[str, Any]:
