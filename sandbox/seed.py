@@ -25,14 +25,6 @@ PARQUET_SD = {
     "OutputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat",
     "SerdeInfo": {"SerializationLibrary": "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"},
 }
-CSV_SD = {
-    "InputFormat": "org.apache.hadoop.mapred.TextInputFormat",
-    "OutputFormat": "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat",
-    "SerdeInfo": {
-        "SerializationLibrary": "org.apache.hadoop.hive.serde2.lazy.LazySimpleSerDe",
-        "Parameters": {"field.delim": ",", "serialization.format": ","},
-    },
-}
 
 
 # --- the calendar ------------------------------------------------------------------------------------
@@ -213,13 +205,6 @@ SALES_COLUMNS = [
     ("units_sold", "bigint", "units sold that day"),
     ("unit_price", "double", "shelf price that day"),
     ("on_promotion", "boolean", "item was on promotion in that store"),
-]
-PREDICTIONS_COLUMNS = [
-    ("store_id", "string", "store code"),
-    ("item_id", "string", "item code"),
-    ("forecast_date", "date", "the day forecast"),
-    ("horizon_days", "int", "days between the partition day and forecast_date (1 = next day)"),
-    ("predicted_units", "double", "forecast units sold"),
 ]
 
 

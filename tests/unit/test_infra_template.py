@@ -229,14 +229,19 @@ def test_log_groups_have_retention_and_the_secret_uses_the_key():
     assert secret["Name"] == {"Fn::Sub": "${SecretsPrefix}/slack_oncall"}
 
 
-def test_predictions_table_matches_the_sandbox_seed():
-    from sandbox import seed
+def test_predictions_table_reads_what_batch_transform_writes():
+    """The table's columns are the serving script's CSV output, in order, as headerless text."""
+    import ast
 
+    source = (INFRA.parent / "include" / "scripts" / "demand_forecast" / "inference.py").read_text()
+    (columns,) = [ast.literal_eval(node.value) for node in ast.walk(ast.parse(source))
+                  if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "OUTPUT_COLUMNS"]
     table = RESOURCES["PredictionsTable"]["Properties"]["TableInput"]
-    assert [(c["Name"], c["Type"]) for c in table["StorageDescriptor"]["Columns"]] == [
-        (n, t) for n, t, _ in seed.PREDICTIONS_COLUMNS]
-    sd = {k: v for k, v in table["StorageDescriptor"].items() if k in seed.CSV_SD}
-    assert sd == seed.CSV_SD
+    sd = table["StorageDescriptor"]
+    assert [c["Name"] for c in sd["Columns"]] == columns
+    assert sd["InputFormat"] == "org.apache.hadoop.mapred.TextInputFormat"
+    assert sd["SerdeInfo"]["Parameters"]["field.delim"] == ","
+    assert [k["Name"] for k in table["PartitionKeys"]] == ["dt"]
 
 
 @pytest.mark.parametrize("env", ["sandbox", "dev", "prod"])
