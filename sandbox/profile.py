@@ -62,9 +62,11 @@ def slack_connection(endpoint: str) -> dict:
 
 
 def secrets_backend_kwargs(endpoint: str) -> dict:
-    """Connections only: Variables and config stay in Airflow (a lookup per Variable would add a call)."""
-    return {"connections_prefix": SECRETS_CONNECTIONS_PREFIX, "variables_prefix": None, "config_prefix": None,
-            "endpoint_url": endpoint, "region_name": REGION}
+    """Only the `slack_oncall` connection: Variables, config and the other connections stay in Airflow. The
+    provider's backend does not catch AccessDeniedException, and the Airflow role may read this one secret
+    only, so a lookup of any other id in Secrets Manager would fail that lookup instead of falling through."""
+    return {"connections_prefix": SECRETS_CONNECTIONS_PREFIX, "connections_lookup_pattern": "^slack_oncall$",
+            "variables_prefix": None, "config_prefix": None, "endpoint_url": endpoint, "region_name": REGION}
 
 
 def environment(endpoint: str) -> dict[str, str]:

@@ -113,6 +113,7 @@ def test_the_slack_connection_comes_from_secrets_manager_through_the_providers_b
     os.environ.update(AWS_ACCESS_KEY_ID="sandbox", AWS_SECRET_ACCESS_KEY="sandbox")
     try:
         backend = SecretsManagerBackend(**kwargs)
+        handle.client.clear_access()
         conn = backend.get_connection("slack_oncall")
         missing = backend.get_connection("aws_default")  # not a secret: Airflow falls through to the next backend
         variable = backend.get_variable("demand_forecast_env")  # variables_prefix is off: no lookup at all
@@ -122,3 +123,6 @@ def test_the_slack_connection_comes_from_secrets_manager_through_the_providers_b
     assert conn.conn_type == "slack" and conn.password == profile.SLACK_TOKEN
     assert conn.extra_dejson["base_url"] == f"{handle.endpoint}/_sandbox/slack/api/"
     assert missing is None and variable is None
+    # Only slack_oncall is looked up in Secrets Manager: the Airflow role may read that secret and no other.
+    lookups = [e["resource"] for e in handle.client.access() if e["action"] == "secretsmanager:GetSecretValue"]
+    assert lookups and all(":secret:airflow/connections/slack_oncall-" in r for r in lookups), lookups

@@ -49,29 +49,30 @@ CONDITIONS = {"HasVpc": False, "RawInOwnBucket": PARAMS["RawDataBucket"] == "", 
 NO_VALUE = object()
 
 
-def resolve(node):
-    """CloudFormation's intrinsics, for the sandbox's parameters."""
+def resolve(node, refs: dict[str, str]):
+    """CloudFormation's intrinsics, for the sandbox's parameters (``refs``: Ref and GetAtt values)."""
     if isinstance(node, list):
-        return [r for r in (resolve(n) for n in node) if r is not NO_VALUE]
+        return [r for r in (resolve(n, refs) for n in node) if r is not NO_VALUE]
     if not isinstance(node, dict):
         return node
     if node == {"Ref": "AWS::NoValue"}:
         return NO_VALUE
     if "Ref" in node:
-        return REFS[node["Ref"]]
+        return refs[node["Ref"]]
     if "Fn::GetAtt" in node:
-        return ATTRS[".".join(node["Fn::GetAtt"])]
+        return refs[".".join(node["Fn::GetAtt"])]
     if "Fn::Sub" in node:
-        return re.sub(r"\$\{([^}]+)\}", lambda m: REFS.get(m.group(1)) or ATTRS[m.group(1)], node["Fn::Sub"])
+        return re.sub(r"\$\{([^}]+)\}", lambda m: refs[m.group(1)], node["Fn::Sub"])
     if "Fn::If" in node:
         cond, yes, no = node["Fn::If"]
-        return resolve(yes if CONDITIONS[cond] else no)
-    return {k: r for k, r in ((k, resolve(v)) for k, v in node.items()) if r is not NO_VALUE}
+        return resolve(yes if CONDITIONS[cond] else no, refs)
+    return {k: r for k, r in ((k, resolve(v, refs)) for k, v in node.items()) if r is not NO_VALUE}
 
 
-def policy(role: str) -> dict:
+def policy(role: str, refs: dict[str, str] | None = None) -> dict:
+    """The role's inline policy, resolved; ``refs`` overrides values (a deployed stack's real ARNs)."""
     (doc,) = [p["PolicyDocument"] for p in TEMPLATE["Resources"][role]["Properties"]["Policies"]]
-    return resolve(doc)
+    return resolve(doc, {**REFS, **ATTRS, **(refs or {})})
 
 
 def _condition_holds(condition: dict, context: dict[str, str]) -> bool:
@@ -92,15 +93,22 @@ def _condition_holds(condition: dict, context: dict[str, str]) -> bool:
     return True
 
 
-def allowed(role: str, action: str, resource: str, **context: str) -> bool:
+def allowed(role: str, action: str, resource: str, refs: dict[str, str] | None = None, **context: str) -> bool:
     """Allowed by one statement at least (the template has no Deny in identity policies)."""
-    for stmt in policy(role)["Statement"]:
+    return bool(matching_statements(role, action, resource, refs, context))
+
+
+def matching_statements(role: str, action: str, resource: str, refs: dict[str, str] | None,
+                        context: dict[str, str]) -> list[str]:
+    """The Sids of the statements that allow the call."""
+    sids = []
+    for stmt in policy(role, refs)["Statement"]:
         bare = {k: v for k, v in stmt.items() if k != "Condition"}
         verdict = IAMPolicy(json.dumps({"Version": "2012-10-17", "Statement": [bare]})).is_action_permitted(
             action, resource)
         if verdict == PermissionResult.PERMITTED and _condition_holds(stmt.get("Condition", {}), context):
-            return True
-    return False
+            sids.append(stmt["Sid"])
+    return sids
 
 
 def _sm_arn(kind: str, name: str) -> str:
