@@ -73,7 +73,12 @@ class AccessRecord:
         params = _json(info) if environ.get("HTTP_X_AMZ_TARGET") else {}
         arn = f"arn:aws:{info.service}:{region}:{account}"
         if info.service == "sagemaker":
-            return [(action, r, {}) for r in _sagemaker(info.operation or "", params, arn)]
+            resources = _sagemaker(info.operation or "", params, arn)
+            entries = [(action, r, {}) for r in resources]
+            if (info.operation or "").startswith("Create") and params.get("Tags"):
+                # Tags on create are authorised as sagemaker:AddTags on the new resource too.
+                entries += [("sagemaker:AddTags", r, {}) for r in resources]
+            return entries
         if info.service == "athena":
             ids = params.get("QueryExecutionIds") or ([params["QueryExecutionId"]] if "QueryExecutionId" in params else [])
             with self._lock:

@@ -40,6 +40,7 @@ def test_json_services_are_recorded_with_the_resource_iam_checks(sandbox):
     sm.list_training_jobs(NameContains="access")
     with pytest.raises(sm.exceptions.ClientError):
         sm.describe_processing_job(ProcessingJobName="Access-Job-1")
+    sm.create_model_package_group(ModelPackageGroupName="access-group", Tags=[{"Key": "k", "Value": "v"}])
     athena.create_work_group(Name="access_wg", Configuration={
         "ResultConfiguration": {"OutputLocation": "s3://access-rec/results/"}})
     qid = athena.start_query_execution(QueryString="SELECT 1", WorkGroup="access_wg")["QueryExecutionId"]
@@ -50,6 +51,8 @@ def test_json_services_are_recorded_with_the_resource_iam_checks(sandbox):
             ("glue:GetPartitions", arn.format("glue") + ":database/access_db", ()),
             ("glue:GetPartitions", arn.format("glue") + ":table/access_db/t", ()),
             ("sagemaker:ListTrainingJobs", "*", ()),
+            ("sagemaker:CreateModelPackageGroup", arn.format("sagemaker") + ":model-package-group/access-group", ()),
+            ("sagemaker:AddTags", arn.format("sagemaker") + ":model-package-group/access-group", ()),
             ("sagemaker:DescribeProcessingJob", arn.format("sagemaker") + ":processing-job/access-job-1", ()),
             ("athena:StartQueryExecution", arn.format("athena") + ":workgroup/access_wg", ()),
             # a query's later calls are authorised against the workgroup it ran in
