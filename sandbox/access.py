@@ -78,6 +78,9 @@ class AccessRecord:
             if (info.operation or "").startswith("Create") and params.get("Tags"):
                 # Tags on create are authorised as sagemaker:AddTags on the new resource too.
                 entries += [("sagemaker:AddTags", r, {}) for r in resources]
+            for key in ("RoleArn", "ExecutionRoleArn"):  # passing a role is iam:PassRole on it
+                if params.get(key):
+                    entries.append(("iam:PassRole", params[key], {"iam:PassedToService": "sagemaker.amazonaws.com"}))
             return entries
         if info.service == "athena":
             ids = params.get("QueryExecutionIds") or ([params["QueryExecutionId"]] if "QueryExecutionId" in params else [])

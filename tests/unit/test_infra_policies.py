@@ -165,7 +165,6 @@ def test_airflow_role_may_run_manage_and_pass_the_role_to_every_job_of_a_run():
     for action in ("CreateModelPackage", "DescribeModelPackage", "DeleteModelPackage"):
         assert allowed("AirflowRole", f"sagemaker:{action}", _sm_arn("model-package", f"{group}/4"))
     assert allowed("AirflowRole", "sagemaker:ListModelPackages", "*")  # no resource type in IAM
-    assert allowed("AirflowRole", "sagemaker:DescribeModelPackageGroup", _sm_arn("model-package-group", group))
 
 
 def test_airflow_role_may_extract_publish_and_read_what_the_tasks_read():
