@@ -15,6 +15,7 @@ date (UTC), and only once D is over. The timetable is `CronDataIntervalTimetable
 | backfill `--from-date 2026-11-01 --to-date 2026-11-03` | 11-01, 11-02, 11-03 00:00 | each of those days |
 
 A manual run for today (the UI's default logical date) stops at `prepare_run`: today is not complete.
+So does a run for a day before `start_date` in the settings, saying how to backfill it.
 
 **Where things go.** `s3://<bucket>/<prefix>/demand_forecast/{extract,features,models,evaluation,predictions}/dt=D/`,
 SageMaker jobs `demand-forecast-<step>-<yyyymmdd>-<n>`, model versions described `partition=D`.
@@ -37,7 +38,7 @@ from batchml.dags import (
     recovery_callback,
 )
 from batchml.demand_forecast import requests
-from batchml.demand_forecast.tasks import check_data_quality, gate, keep_champion, prepare_run
+from batchml.demand_forecast.tasks import check_data_quality, find_champion, gate, keep_champion, prepare_run
 from batchml.operators.athena import AthenaUnloadOperator
 from batchml.operators.glue import GlueCatalogUpsertPartitionOperator
 from batchml.operators.sagemaker import (
@@ -55,7 +56,8 @@ job_prefix = "demand-forecast-{}-{{{{ ds_nodash }}}}".format
 with DAG(
     dag_id="demand_forecast",
     schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
-    start_date=settings.start_date,
+    # No start_date: runs before the settings' start_date then reach prepare_run, which refuses them and
+    # pages (with one, Airflow would create them with no task at all, and they would "succeed").
     catchup=False,
     max_active_runs=settings["max_active_runs"],
     default_args=default_args(settings),
@@ -94,9 +96,11 @@ with DAG(
     model = SageMakerTrainingJobOperator(
         task_id="train", job_name_prefix=job_prefix("train"), request=requests.training,
         request_kwargs={"run": run, "features": features.output}, **sagemaker)
+    champion = find_champion(run)
     evaluation = SageMakerProcessingJobOperator(
         task_id="evaluate", job_name_prefix=job_prefix("evaluate"), request=requests.evaluation,
-        request_kwargs={"run": run, "features": features.output, "model": model.output}, **sagemaker)
+        request_kwargs={"run": run, "features": features.output, "model": model.output, "champion": champion},
+        **sagemaker)
     decision = gate(run, evaluation.output)
     registered = SageMakerRegisterModelPackageOperator(
         task_id="register_model", package_group_name=plan("env", "model_package_group"), partition_key="{{ ds }}",
@@ -114,6 +118,7 @@ with DAG(
         outlets=[PREDICTIONS], on_success_callback=recovery_callback(settings), **aws_args())
 
     run >> sales_ready >> [history, scoring] >> quality >> features
+    model >> champion  # chosen after training, when earlier days in flight have had time to decide theirs
     decision >> [registered, kept] >> predictions >> published
     apply_timeouts(dag, settings)
 

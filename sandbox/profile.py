@@ -23,6 +23,8 @@ RAW_DATABASE = "retail"
 FORECAST_DATABASE = "demand_forecast"
 MODEL_PACKAGE_GROUP = "demand-forecast"
 SLACK_CHANNEL = "#demand-forecast-oncall"
+SLACK_FALLBACK_CHANNEL = "#ml-platform-oncall"
+ONCALL_HANDLE = "@ml-oncall"
 # The sandbox runs at most this many jobs at once (serve --max-concurrent-jobs), like an account quota.
 SAGEMAKER_JOB_QUOTA = 4
 # Not a secret: the sandbox accepts any token of Slack's shape.
@@ -43,11 +45,19 @@ def pipeline_environment() -> dict:
         "forecast_database": FORECAST_DATABASE,
         "model_package_group": MODEL_PACKAGE_GROUP,
         "slack_channel": SLACK_CHANNEL,
-        "oncall_handle": "@ml-oncall",
+        "oncall_handle": ONCALL_HANDLE,
         # Short polls: sandbox jobs take seconds, not minutes.
         "poll_interval_seconds": 0.5,
         "sagemaker_job_quota": SAGEMAKER_JOB_QUOTA,
     }
+
+
+def airflow_database(airflow_home: Path) -> dict[str, str]:
+    """The metadata DB setting for an Airflow home on SQLite, with a 60 s busy timeout instead of SQLite's
+    5 s: a real scheduler, its API server and a CLI command write at once, and on a busy machine a writer
+    that waits more than 5 s fails with "database is locked" (seen: `airflow backfill create` beside a
+    running stack, and task state updates during a backfill, at load 15 on 2 cores)."""
+    return {"AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{Path(airflow_home).resolve()}/airflow.db?timeout=60"}
 
 
 # Where the Amazon provider's SecretsManagerBackend looks for connections: infra/params/sandbox.json
@@ -58,7 +68,13 @@ SECRETS_CONNECTIONS_PREFIX = "airflow/connections"
 def slack_connection(endpoint: str) -> dict:
     """The `slack_oncall` connection as its Secrets Manager secret holds it (the seed writes it there, as
     the deploy runbook's put-secret-value does on AWS)."""
-    return {"conn_type": "slack", "password": SLACK_TOKEN, "extra": {"base_url": f"{endpoint}/_sandbox/slack/api/"}}
+    return {
+        "conn_type": "slack",
+        "password": SLACK_TOKEN,
+        # Where alerts go when the demand_forecast_env Variable is broken (batchml.alerts.route).
+        "extra": {"base_url": f"{endpoint}/_sandbox/slack/api/", "fallback_channel": SLACK_FALLBACK_CHANNEL,
+                  "fallback_oncall_handle": ONCALL_HANDLE},
+    }
 
 
 def secrets_backend_kwargs(endpoint: str) -> dict:
@@ -85,6 +101,7 @@ def environment(endpoint: str) -> dict[str, str]:
         "AWS_DEFAULT_REGION": REGION,
         "AWS_REGION": REGION,
         "AIRFLOW_HOME": str(airflow_home),
+        **airflow_database(airflow_home),
         "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags"),
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO_ROOT / "plugins"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",

@@ -218,11 +218,22 @@ def serve(host: str, port: int, state_dir: str, *, validate_responses: bool = Fa
           ready_file: str | None = None) -> None:
     """Run the sandbox in the foreground until SIGINT/SIGTERM."""
     import signal
+    import socket
 
     from moto.moto_server.werkzeug_app import MotoRequestHandler
     from werkzeug.serving import make_server
 
     class Handler(MotoRequestHandler):
+        # No keep-alive: Werkzeug's server sends "Connection: close" on every response whatever the
+        # protocol version (it cannot drain a request body safely otherwise), so each call is a new
+        # connection and handler thread (about 1 ms of server CPU, measured for issue 9).
+
+        def setup(self) -> None:
+            super().setup()
+            # Werkzeug writes the headers and the body separately; without TCP_NODELAY, Nagle's
+            # algorithm can hold the body back until the client ACKs the headers.
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
         def log_request(self, code: Any = "-", size: Any = "-") -> None:
             if verbose:
                 super().log_request(code, size)

@@ -169,12 +169,17 @@ class SlackService:
 
     def _api_chat_update(self, args: dict[str, Any]) -> dict[str, Any]:
         cid, ts = channel_id(str(args.get("channel", ""))), args.get("ts")
+        metadata = _maybe_json(args.get("metadata"))
+        if metadata is not None and not (isinstance(metadata, dict) and metadata.get("event_type")):
+            return {"ok": False, "error": "invalid_metadata_format"}
         for m in self._messages:
             if m["channel"] == cid and m["ts"] == ts:
                 if "text" in args:
                     m["text"] = args["text"]
                 if "blocks" in args:
                     m["blocks"] = _maybe_json(args["blocks"])
+                if metadata is not None:  # Slack replaces a message's metadata when chat.update sends some
+                    m["metadata"] = metadata
                 m["edited_at"] = datetime.now(UTC).isoformat(timespec="milliseconds")
                 self._append({**m, "via": "web_api:update"})
                 return {"ok": True, "channel": cid, "ts": ts, "text": m.get("text") or ""}

@@ -54,7 +54,8 @@ def start_sandbox(state_dir: Path, port: int) -> tuple[subprocess.Popen, str]:
 
 
 def airflow_env(endpoint: str, airflow_home: Path) -> dict[str, str]:
-    env = {**os.environ, **profile.environment(endpoint), "AIRFLOW_HOME": str(airflow_home)}
+    env = {**os.environ, **profile.environment(endpoint), "AIRFLOW_HOME": str(airflow_home),
+           **profile.airflow_database(airflow_home)}
     env.pop("AIRFLOW__CORE__EXECUTION_API_SERVER_URL", None)
     return env
 

@@ -57,6 +57,7 @@ class Stack:
             **os.environ,
             **profile.environment(self.endpoint),
             "AIRFLOW_HOME": str(self.airflow_home),
+            **profile.airflow_database(self.airflow_home),
             "AIRFLOW__API__HOST": "127.0.0.1",
             "AIRFLOW__API__PORT": str(port),
             "AIRFLOW__API__BASE_URL": self.url,

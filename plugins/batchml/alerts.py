@@ -60,9 +60,10 @@ class Alert:
     log_url: str | None
     oncall_handle: str = ""
     retries: int | None = None
+    notice: str = ""
 
     @classmethod
-    def from_context(cls, context: Context, oncall_handle: str = "") -> Alert:
+    def from_context(cls, context: Context, oncall_handle: str = "", notice: str = "") -> Alert:
         ti, dag_run = context["ti"], context.get("dag_run")
         exception = context.get("exception")
         task = context.get("task") or getattr(ti, "task", None)
@@ -79,6 +80,7 @@ class Alert:
             log_url=_safe(lambda: ti.log_url),
             oncall_handle=oncall_handle,
             retries=getattr(task, "retries", None),
+            notice=notice,
         )
 
     @property
@@ -130,6 +132,8 @@ def failure_message(alert: Alert, *, mention: bool = True) -> tuple[str, list[di
     text = f"{where} failed for {day} ({alert.run_type}, try {tries})"
     if alert.aws_reason:
         text += f": {alert.aws_reason}"
+    elif alert.error != "unknown error":
+        text += f": {alert.error[:300]}"
     fields = [("DAG", alert.dag_id), ("Task", alert.task_id), ("Partition", day), ("Run type", alert.run_type),
               ("Try", tries), ("Run", alert.run_id)]
     blocks: list[dict[str, Any]] = [
@@ -139,6 +143,8 @@ def failure_message(alert: Alert, *, mention: bool = True) -> tuple[str, list[di
                                      "text": f"*AWS reason*\n```{alert.aws_reason or 'none reported'}```"}},
         {"type": "section", "text": {"type": "mrkdwn", "text": f"*Error*\n```{alert.error[:MAX_REASON]}```"}},
     ]
+    if alert.notice:
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": f"*Configuration problem*\n{alert.notice}"}})
     footer = [f"<{alert.log_url}|Task log>"] if alert.log_url else []
     if mention and alert.oncall_handle:
         footer.append(f"On call: {alert.oncall_handle}")
@@ -291,6 +297,12 @@ class SlackChannel:
     def delete(self, ts: str) -> None:
         self.client.chat_delete(channel=self.channel_id(), ts=ts)
 
+    def update(self, ts: str, text: str, blocks: list[dict[str, Any]], meta: dict[str, Any] | None = None) -> None:
+        kwargs: dict[str, Any] = {"channel": self.channel_id(), "ts": ts, "text": text, "blocks": blocks}
+        if meta:
+            kwargs["metadata"] = meta
+        self.client.chat_update(**kwargs)
+
 
 def _payload(message: dict[str, Any]) -> dict[str, Any]:
     meta = message.get("metadata") or {}
@@ -341,28 +353,87 @@ class Threads:
 
 
 # --- what callbacks do -------------------------------------------------------------------------------------
+def failure_key(alert: Alert) -> dict[str, str]:
+    """What identifies one failed try: the same task instance and try, whichever process reports it."""
+    return {"task_id": alert.task_id, "run_id": alert.run_id, "try_number": str(alert.try_number)}
+
+
 def page_failure(channel: SlackChannel, alert: Alert) -> str:
-    """Send the alert for a task that failed for good; returns what was done, for the log."""
+    """Send the alert for a task that failed for good; returns what was done, for the log.
+
+    Exactly one message per failed try. The worker runs the failure callback, and the scheduler may run the
+    same callback again (through the dag-processor) when it sees the executor report a failure itself; that
+    copy has no exception, so no AWS reason. A copy already in the thread for the same task instance and try
+    is kept, or updated in place when ours has the AWS reason and it does not; copies that raced each other
+    converge on one."""
     if not channel.threads:
         return _page_by_webhook(channel, alert)
     threads = Threads(channel)
-    meta = metadata("failure", alert.group, alert.dag_id, alert.partition, task_id=alert.task_id,
-                    run_id=alert.run_id)
+    key = failure_key(alert)
+    meta = metadata("failure", alert.group, alert.dag_id, alert.partition, **key,
+                    aws_reason="yes" if alert.aws_reason else "")
+    window = BACKFILL_WINDOW if alert.run_type == "backfill" else SEARCH_WINDOW
+    parent = threads.parent(alert.group, window)
+    if parent is not None and (done := _merge_into_copy(channel, threads, parent, key, alert, meta)):
+        return done
     if alert.run_type == "backfill":
-        parent = threads.parent(alert.group, BACKFILL_WINDOW)
         if parent is None:
             header = backfill_header(alert)
             parent, _ = threads.open(alert.group, BACKFILL_WINDOW, *header,
                                      meta=metadata("group", alert.group, alert.dag_id, None))
-        channel.post(*failure_message(alert, mention=False), thread_ts=parent, meta=meta)
-        return f"replied in the backfill thread {parent}"
-    parent = threads.parent(alert.group, SEARCH_WINDOW)
+            if done := _merge_into_copy(channel, threads, parent, key, alert, meta):
+                return done
+        ts = channel.post(*failure_message(alert, mention=False), thread_ts=parent, meta=meta)
+        return _converge(channel, threads, parent, key, ts) or f"replied in the backfill thread {parent}"
     if parent is None:
         parent, opened = threads.open(alert.group, SEARCH_WINDOW, *failure_message(alert), meta=meta)
         if opened:
-            return f"paged: {parent}"
-    channel.post(*failure_message(alert, mention=False), thread_ts=parent, meta=meta)
-    return f"replied in the run's thread {parent}"
+            return _converge(channel, threads, parent, key, parent) or f"paged: {parent}"
+        if done := _merge_into_copy(channel, threads, parent, key, alert, meta):
+            return done
+    ts = channel.post(*failure_message(alert, mention=False), thread_ts=parent, meta=meta)
+    return _converge(channel, threads, parent, key, ts) or f"replied in the run's thread {parent}"
+
+
+def _copies(threads: Threads, parent: str, key: dict[str, str]) -> list[dict[str, Any]]:
+    """Failure messages for this task instance and try in the thread (the parent included), oldest first."""
+    found = [m for m in threads.channel.replies(parent)
+             if _payload(m).get("kind") == "failure" and all(_payload(m).get(k) == v for k, v in key.items())]
+    return sorted(found, key=lambda m: float(m["ts"]))
+
+
+def _merge_into_copy(channel: SlackChannel, threads: Threads, parent: str, key: dict[str, str], alert: Alert,
+                     meta: dict[str, Any]) -> str | None:
+    """If this try was already reported, keep that message (updated with our AWS reason if it lacked one)
+    and return what was done; None if it was not reported yet."""
+    copies = _copies(threads, parent, key)
+    if not copies:
+        return None
+    first = copies[0]
+    if alert.aws_reason and not _payload(first).get("aws_reason"):
+        is_page = not first.get("thread_ts") or first["ts"] == first.get("thread_ts")
+        channel.update(first["ts"], *failure_message(alert, mention=is_page), meta=meta)
+        return f"updated the earlier alert {first['ts']} for this try with the AWS reason"
+    return f"not posted: this try was already alerted ({first['ts']})"
+
+
+def _converge(channel: SlackChannel, threads: Threads, parent: str, key: dict[str, str], ours: str | None) -> str | None:
+    """Two processes that looked before either posted both post: keep the oldest message, give it the
+    content of the copy that has the AWS reason, and delete the others. None if ours is the only copy."""
+    copies = _copies(threads, parent, key)
+    if len(copies) < 2:
+        return None
+    keep = copies[0]
+    best = next((m for m in copies if _payload(m).get("aws_reason")), keep)
+    if best is not keep and not _payload(keep).get("aws_reason"):
+        channel.update(keep["ts"], best.get("text") or "", best.get("blocks") or [], meta=best.get("metadata"))
+    for m in copies[1:]:
+        try:
+            channel.delete(m["ts"])
+        except Exception as e:  # the other process may have deleted it already
+            log.info("Duplicate alert %s already gone: %s", m["ts"], e)
+    return f"merged {len(copies)} copies of this try's alert into {keep['ts']}" + (
+        "" if ours == keep["ts"] else " (ours was a duplicate)")
 
 
 def post_recovered(channel: SlackChannel, dag_id: str, partition: str, run_id: str, log_url: str | None) -> str:
@@ -385,6 +456,11 @@ def _page_by_webhook(channel: SlackChannel, alert: Alert) -> str:
     """Webhooks cannot thread: page once per group (per run, or per backfill window), count the rest."""
     state = _webhook_state()
     now = datetime.now(UTC)
+    tried = "/".join((alert.dag_id, *failure_key(alert).values()))
+    tries = state.setdefault("tries", {})
+    if tried in tries:
+        return "not posted: this try was already alerted"  # a webhook message cannot be edited
+    tries[tried] = now.isoformat()
     group = state["groups"].get(alert.group)
     state["failed"][f"{alert.dag_id}/{alert.partition}"] = now.isoformat()
     window = BACKFILL_WINDOW if alert.run_type == "backfill" else SEARCH_WINDOW
@@ -413,6 +489,8 @@ def _webhook_state() -> dict[str, Any]:
     cutoff = datetime.now(UTC) - SEARCH_WINDOW
     state.setdefault("groups", {})
     state.setdefault("failed", {})
+    state.setdefault("tries", {})
+    state["tries"] = {k: v for k, v in state["tries"].items() if datetime.fromisoformat(v) > cutoff}
     state["groups"] = {k: v for k, v in state["groups"].items() if datetime.fromisoformat(v["paged_at"]) > cutoff}
     state["failed"] = {k: v for k, v in state["failed"].items() if datetime.fromisoformat(v) > cutoff}
     return state
@@ -427,12 +505,64 @@ def _save_webhook_state(state: dict[str, Any]) -> None:
 def environment_value(pipeline: str, key: str) -> str | None:
     """One value of the `<pipeline>_env` Variable, read leniently: alerts must still go out when the
     rest of the configuration is what broke."""
+    return _environment(pipeline)[0].get(key)
+
+
+def _environment(pipeline: str) -> tuple[dict[str, Any], str | None]:
+    """The `<pipeline>_env` Variable as a dict, and what is wrong with it for alerting (None if nothing)."""
     from airflow.sdk import Variable
 
+    name = f"{pipeline}_env"
     try:
-        return json.loads(Variable.get(f"{pipeline}_env", default=None) or "{}").get(key)
+        text = Variable.get(name, default=None)
+    except Exception as e:
+        return {}, f"the Airflow Variable {name!r} could not be read ({type(e).__name__})"
+    if not text:
+        return {}, f"the Airflow Variable {name!r} is not set"
+    try:
+        document = json.loads(text)
+    except ValueError as e:
+        return {}, f"the Airflow Variable {name!r} is not valid JSON ({e})"
+    if not isinstance(document, dict):
+        return {}, f"the Airflow Variable {name!r} is not a JSON object"
+    channel = document.get("slack_channel")
+    if not isinstance(channel, str) or not channel.strip():
+        return document, f"the Airflow Variable {name!r} has no slack_channel"
+    return document, None
+
+
+@dataclass(frozen=True)
+class Route:
+    """Where an alert goes. ``problem`` says why the connection's fallback was used instead of the Variable."""
+
+    channel: str | None
+    oncall_handle: str
+    problem: str | None = None
+
+    @property
+    def notice(self) -> str:
+        if not self.problem:
+            return ""
+        where = f"; this alert went to the fallback channel {self.channel}" if self.channel else ""
+        return f"{self.problem[:300]}{where}. Fix the Variable (README, 'Configuration')."
+
+
+def route(pipeline: str, slack_conn_id: str) -> Route:
+    """Channel and on-call handle for the pipeline's alerts: the `<pipeline>_env` Variable's, or, when the
+    Variable is missing, not JSON or names no channel, the Slack connection's ``fallback_channel`` and
+    ``fallback_oncall_handle`` extras, so that a broken environment never silences a page. (An incoming
+    webhook posts where it was created; it needs no channel.)"""
+    document, problem = _environment(pipeline)
+    handle = document.get("oncall_handle") if isinstance(document.get("oncall_handle"), str) else ""
+    if problem is None:
+        return Route(document["slack_channel"], handle)
+    try:
+        from airflow.sdk import Connection
+
+        extra = Connection.get(slack_conn_id).extra_dejson or {}
     except Exception:
-        return None
+        extra = {}
+    return Route(extra.get("fallback_channel"), handle or extra.get("fallback_oncall_handle") or "", problem)
 
 
 def send_warning(pipeline: str, slack_conn_id: str, title: str, details: dict[str, Any],
@@ -440,7 +570,7 @@ def send_warning(pipeline: str, slack_conn_id: str, title: str, details: dict[st
     """Post a non-paging warning; False (and a log line) if Slack could not be reached."""
     try:
         text, blocks = warning_message(title, details, log_url)
-        SlackChannel(slack_conn_id, environment_value(pipeline, "slack_channel")).post(text, blocks)
+        SlackChannel(slack_conn_id, route(pipeline, slack_conn_id).channel).post(text, blocks)
         return True
     except Exception as e:
         log.error("Slack warning failed: %s: %s", type(e).__name__, e)
@@ -466,9 +596,10 @@ def _deadline_page(pipeline: str, slack_conn_id: str, dag_run: dict[str, Any], d
     try:
         partition = str(dag_run.get("logical_date", ""))[:10]
         run_id = dag_run["dag_run_id"]
-        channel = SlackChannel(slack_conn_id, environment_value(pipeline, "slack_channel"))
+        where = route(pipeline, slack_conn_id)
+        channel = SlackChannel(slack_conn_id, where.channel)
         text, blocks = deadline_message(dag_run["dag_id"], partition, run_id, deadline,
-                                        str(dag_run.get("state")), environment_value(pipeline, "oncall_handle") or "")
+                                        str(dag_run.get("state")), where.oncall_handle)
         group = f"{dag_run['dag_id']}/run/{run_id}"
         meta = metadata("deadline", group, dag_run["dag_id"], partition, run_id=run_id)
         parent = Threads(channel).parent(group, SEARCH_WINDOW) if channel.threads else None

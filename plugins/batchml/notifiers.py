@@ -41,11 +41,14 @@ class OnCallNotifier(_PipelineSlackNotifier):
     call failure callbacks for tries that will be retried)."""
 
     def notify(self, context: Context) -> None:
-        from batchml.alerts import Alert, SlackChannel, environment_value, page_failure
+        from batchml.alerts import Alert, SlackChannel, page_failure, route
 
         try:
-            alert = Alert.from_context(context, environment_value(self.pipeline, "oncall_handle") or "")
-            channel = SlackChannel(self.slack_conn_id, environment_value(self.pipeline, "slack_channel"))
+            where = route(self.pipeline, self.slack_conn_id)
+            if where.problem:
+                log.error("Alert routing: %s; fallback channel: %s", where.problem, where.channel or "none")
+            alert = Alert.from_context(context, where.oncall_handle, notice=where.notice)
+            channel = SlackChannel(self.slack_conn_id, where.channel)
             outcome = page_failure(channel, alert)
             log.info("Slack alert for %s.%s %s: %s", alert.dag_id, alert.task_id, alert.partition, outcome)
         except Exception as e:  # the task already failed; a Slack problem must not change that or hide it
@@ -57,12 +60,12 @@ class RecoveryNotifier(_PipelineSlackNotifier):
     say in the failure's thread that it has recovered. Does nothing otherwise."""
 
     def notify(self, context: Context) -> None:
-        from batchml.alerts import SlackChannel, environment_value, partition_of, post_recovered
+        from batchml.alerts import SlackChannel, partition_of, post_recovered, route
 
         try:
             ti = context["ti"]
             partition = partition_of(context)
-            channel = SlackChannel(self.slack_conn_id, environment_value(self.pipeline, "slack_channel"))
+            channel = SlackChannel(self.slack_conn_id, route(self.pipeline, self.slack_conn_id).channel)
             outcome = post_recovered(channel, ti.dag_id, partition, ti.run_id, getattr(ti, "log_url", None))
             log.info("Recovery check for %s %s: %s", ti.dag_id, partition, outcome)
         except Exception as e:

@@ -19,6 +19,7 @@ import duckdb
 
 from sandbox.athena.catalog import GlueCatalog, Partition
 from sandbox.athena.errors import QueryFailed
+from sandbox.athena.numeric import MACROS
 from sandbox.athena.params import bind
 from sandbox.athena.pruning import selection_sql
 from sandbox.athena.relations import ParquetSchemas, PartFiles, relation_sql
@@ -87,6 +88,8 @@ class Engine:
         self.db.execute("SET enable_progress_bar = false")
         self.db.execute("SET parquet_metadata_cache = true")  # cached files never change (ETag in the path)
         _register_functions(self.db)
+        for macro in MACROS:
+            self.db.execute(macro)
         self.files = FileCache(s3, Path(state_dir) / "athena-cache")
         self.schemas = ParquetSchemas()
         self._plans: OrderedDict[tuple, Plan] = OrderedDict()
@@ -277,7 +280,9 @@ def duckdb_failure(e: duckdb.Error) -> QueryFailed:
     m = _CAST.search(text)
     if m:
         return QueryFailed("INVALID_CAST_ARGUMENT", f"Cannot cast '{m.group(1)}' to {_TYPE_NAMES.get(m.group(2), m.group(2))}")
-    if isinstance(e, duckdb.OutOfRangeException) or "Overflow" in text:
+    if isinstance(e, duckdb.OutOfRangeException) or "Overflow" in text or "out of range for the destination" in text:
+        # (the last: a numeric CAST that does not fit, e.g. sum() of integers cast to bigint;
+        # Trino reports these as NUMERIC_VALUE_OUT_OF_RANGE too)
         return QueryFailed("NUMERIC_VALUE_OUT_OF_RANGE", text)
     if isinstance(e, duckdb.ConversionException):
         return QueryFailed("INVALID_CAST_ARGUMENT", text)

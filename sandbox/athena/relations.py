@@ -40,32 +40,53 @@ class PartFiles:
 
 
 class ParquetSchemas:
-    """Column names of local Parquet files; the files are immutable (their path has the ETag)."""
+    """Column names and DuckDB types of local Parquet files; the files are immutable (their path
+    has the ETag)."""
 
     def __init__(self) -> None:
-        self._names: dict[str, frozenset[str]] = {}
+        self._columns: dict[str, dict[str, str | None]] = {}
         self._lock = threading.Lock()
 
-    def names(self, paths: list[str]) -> set[str]:
-        out: set[str] = set()
+    def types(self, paths: list[str]) -> dict[str, set[str | None]]:
+        """Each column name (lower case) with the DuckDB types it has across ``paths`` (None: a
+        type this map does not know, which is always cast)."""
+        out: dict[str, set[str | None]] = {}
         for path in paths:
             with self._lock:
-                known = self._names.get(path)
+                known = self._columns.get(path)
             if known is None:
                 known = self._read(path)
                 with self._lock:
-                    self._names[path] = known
-            out |= known
+                    self._columns[path] = known
+            for name, duck in known.items():
+                out.setdefault(name, set()).add(duck)
         return out
 
     @staticmethod
-    def _read(path: str) -> frozenset[str]:
+    def _read(path: str) -> dict[str, str | None]:
         import pyarrow.parquet as pq
 
         try:
-            return frozenset(n.lower() for n in pq.read_schema(path).names)
+            schema = pq.read_schema(path)
         except Exception as e:  # a corrupt or non-Parquet object in a Parquet table
             raise QueryFailed("HIVE_CANNOT_OPEN_SPLIT", f"Error opening Hive split {path}: {e}") from None
+        return {f.name.lower(): _ARROW_TO_DUCK.get(str(f.type)) or _arrow_decimal(str(f.type)) for f in schema}
+
+
+# Arrow types DuckDB reads as exactly these types (timestamps are left out: Athena reads them at
+# millisecond precision, which the CAST to the Glue type does).
+_ARROW_TO_DUCK = {
+    "int8": "TINYINT", "int16": "SMALLINT", "int32": "INT", "int64": "BIGINT", "bool": "BOOLEAN",
+    "float": "REAL", "double": "DOUBLE", "string": "TEXT", "large_string": "TEXT", "string_view": "TEXT",
+    "date32[day]": "DATE",
+}
+
+
+def _arrow_decimal(text: str) -> str | None:
+    if text.startswith("decimal128(") and text.endswith(")"):
+        p, s = (x.strip() for x in text[len("decimal128("):-1].split(","))
+        return f"DECIMAL({p}, {s})"
+    return None
 
 
 def relation_sql(table: TableInfo, parts: list[PartFiles], with_partitions: bool,
@@ -122,7 +143,7 @@ def _reader(table: TableInfo, storage: StorageFormat, paths: list[str],
     files = "[" + ", ".join(sql_string(p) for p in paths) + "]"
     common = f"filename={sql_string(FILE_COLUMN)}, hive_partitioning=false"
     if storage.kind == "parquet":
-        present = schemas.names(paths)
+        present = schemas.types(paths)
         cols = [_cast_or_null(c, present) for c in table.columns]
         return f"read_parquet({files}, union_by_name=true, {common})", cols
     if storage.kind in ("text", "csv"):
@@ -137,10 +158,13 @@ def _reader(table: TableInfo, storage: StorageFormat, paths: list[str],
     raise not_supported(f"reading {storage.kind} files (table '{table.qualified}')")
 
 
-def _cast_or_null(col: Column, present: set[str]) -> str:
+def _cast_or_null(col: Column, present: dict[str, set[str | None]]) -> str:
     duck = glue_to_duck(col.type)
     if col.name not in present:  # Athena reads a column a file lacks as NULL
         return f"CAST(NULL AS {duck}) AS {sql_ident(col.name)}"
+    if present[col.name] == {duck}:
+        # Already the declared type in every file: no CAST, so DuckDB can push filters into the scan.
+        return f"__f.{sql_ident(col.name)} AS {sql_ident(col.name)}"
     return f"CAST(__f.{sql_ident(col.name)} AS {duck}) AS {sql_ident(col.name)}"
 
 

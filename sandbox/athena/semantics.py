@@ -8,8 +8,8 @@ DuckDB would compute differently. Each rule has a test comparing with what Athen
 - ``date_add`` / ``date_trunc`` / ``date + INTERVAL`` on a DATE stay DATEs (DuckDB makes a
   timestamp); a time unit on a DATE is an error; ``date_diff`` counts whole units (DuckDB's
   ``date_diff`` counts boundaries crossed, its ``date_sub`` counts whole units);
-- decimal literals are DOUBLE (``0.1 + 0.2`` is ``0.30000000000000004``); decimal division and
-  ``avg`` of decimals stay decimals (DuckDB goes through DOUBLE and keeps it);
+- numeric result types (decimal literals as DOUBLE, decimal arithmetic, ``sum`` / ``avg``) are
+  Trino's, from numeric.py;
 - ``format()`` is Java's ``String.format``, run as DuckDB's ``printf``;
 - ``CAST(double AS varchar)`` reads like Java (``1.0E7``), ``CAST(timestamp AS varchar)`` keeps the
   milliseconds, ``CAST(double AS integer)`` rounds half up (DuckDB: half to even), and a varchar
@@ -37,7 +37,6 @@ _STRING = {T.VARCHAR, T.CHAR, T.TEXT, T.NCHAR, T.NVARCHAR, T.NAME}
 _TEMPORAL = {T.DATE, T.DATETIME, T.TIMESTAMP, T.TIMESTAMPTZ, T.TIMESTAMPLTZ, T.TIMESTAMP_S, T.TIMESTAMP_MS,
              T.TIMESTAMP_NS, T.DATE32, T.DATETIME64, T.TIME, T.TIMETZ}
 _INTEGERS = {T.TINYINT: 1, T.SMALLINT: 2, T.INT: 3, T.BIGINT: 4}
-_INTEGER_DIGITS = {T.TINYINT: 3, T.SMALLINT: 5, T.INT: 10, T.BIGINT: 19}
 _FLOATS = {T.DOUBLE, T.FLOAT}
 _NESTED = {T.ARRAY, T.MAP, T.STRUCT}
 _DATE_UNITS = {"DAY", "WEEK", "MONTH", "QUARTER", "YEAR"}
@@ -164,17 +163,6 @@ def _kind(node: exp.Expression) -> exp.DataType.Type:
     return node.type.this if node.type is not None else T.UNKNOWN
 
 
-def _decimal_literal(node: exp.Literal, pos: Pos) -> None:
-    text = node.this
-    if node.is_string or "." not in text or "e" in text.lower():
-        return
-    parent = node.parent.parent if isinstance(node.parent, exp.Array) else node.parent
-    if isinstance(parent, (exp.ApproxQuantile, exp.Quantile, exp.PercentileCont, exp.PercentileDisc,
-                           exp.TableSample)):
-        return  # DuckDB wants these as bare constants
-    node.replace(exp.Cast(this=node.copy(), to=exp.DataType.build("DOUBLE")))
-
-
 def _date_add(node: exp.Expression, pos: Pos) -> None:
     if isinstance(node, (exp.Add, exp.Sub)):
         if not isinstance(node.expression, exp.Interval):
@@ -206,33 +194,6 @@ def _date_diff(node: exp.DateDiff, pos: Pos) -> None:
     # Trino counts whole units between the two values, which is DuckDB's date_sub (not date_diff).
     unit = exp.Literal.string((node.text("unit") or "DAY").lower())
     _replace(node, exp.Anonymous(this="date_sub", expressions=[unit, node.expression, node.this]))
-
-
-def _division(node: exp.Div, pos: Pos) -> None:
-    left, right = node.left.type, node.right.type
-    if left is None or right is None:
-        return
-    if left.this in _INTEGERS and right.this in _INTEGERS:
-        widest = max(left.this, right.this, key=_INTEGERS.get)
-        if widest != T.BIGINT:  # Trino's integer / integer is an integer; DuckDB's is a bigint
-            _wrap(node, exp.DataType.build(widest))
-    elif T.DECIMAL in (left.this, right.this) and not {left.this, right.this} & _FLOATS:
-        p1, s1 = _decimal_params(left)
-        p2, s2 = _decimal_params(right)
-        if p1 and p2:  # Trino's decimal quotient type, rounded half up (DuckDB would return a DOUBLE)
-            _wrap(node, f"DECIMAL({min(38, p1 + s2 + max(0, s2 - s1))}, {max(s1, s2)})")
-
-
-def _decimal_params(dtype: exp.DataType) -> tuple[int, int]:
-    if dtype.this in _INTEGER_DIGITS:
-        return _INTEGER_DIGITS[dtype.this], 0
-    params = [int(p.name) for p in dtype.expressions if p.name.isdigit()]
-    return (params[0], params[1] if len(params) > 1 else 0) if params else (0, 0)
-
-
-def _avg(node: exp.Avg, pos: Pos) -> None:
-    if _kind(node.this) == T.DECIMAL and node.this.type.expressions:
-        _wrap(node, node.this.type.copy())  # Trino averages decimals as decimals
 
 
 def _format(node: exp.Format, pos: Pos) -> None:
@@ -331,12 +292,9 @@ def _anonymous(node: exp.Anonymous, pos: Pos) -> None:
 
 
 _RULES: dict[type, Callable[[exp.Expression, Pos], None]] = {
-    exp.Literal: _decimal_literal,
     exp.DateAdd: _date_add, exp.DateSub: _date_add, exp.Add: _date_add, exp.Sub: _date_add,
     exp.TimestampTrunc: _date_trunc, exp.DateTrunc: _date_trunc,
     exp.DateDiff: _date_diff,
-    exp.Div: _division,
-    exp.Avg: _avg,
     exp.Format: _format,
     exp.Cast: _cast, exp.TryCast: _cast,
     exp.RegexpExtract: _regexp_extract,

@@ -13,7 +13,7 @@ from sqlglot.optimizer.annotate_types import annotate_types
 from sqlglot.optimizer.qualify import qualify
 from sqlglot.schema import MappingSchema
 
-from sandbox.athena import semantics
+from sandbox.athena import numeric, semantics
 from sandbox.athena.catalog import DEFAULT_CATALOG, GlueCatalog, TableInfo, check_readable
 from sandbox.athena.datatypes import glue_to_sqlglot
 from sandbox.athena.errors import QueryFailed, failed, not_supported, position
@@ -71,8 +71,10 @@ class Planner:
         tables = self._resolve_tables(tree)
         _mark_unnamed(tree)
         tree = self._qualify(tree, tables)
-        tree = annotate_types(tree, schema=self._schema(tables), dialect="athena")
+        schema = self._schema(tables)
+        tree = annotate_types(tree, schema=schema, dialect="athena")
         semantics.check(tree, self.pos)
+        tree = numeric.apply(tree, schema, self.pos)
         semantics.rewrite(tree, self.pos)
         refs = self._refs(tree, tables)
         names = _output_names(tree)

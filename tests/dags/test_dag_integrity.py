@@ -60,7 +60,7 @@ def test_sagemaker_jobs_take_a_pool_slot_and_waits_are_deferrable(bag):
 def test_chain_of_steps(bag):
     dag = bag.dags["demand_forecast"]
     order = ["prepare_run", "wait_for_sales", "extract_training", "check_data_quality", "preprocess", "train",
-             "evaluate", "gate", "register_model", "batch_predict", "publish_predictions"]
+             "find_champion", "evaluate", "gate", "register_model", "batch_predict", "publish_predictions"]
     for upstream, downstream in zip(order, order[1:], strict=False):
         assert downstream in dag.get_task(upstream).get_direct_relative_ids(upstream=False) or \
             downstream in {t.task_id for t in dag.get_task(upstream).get_flat_relatives(upstream=False)}, (upstream, downstream)

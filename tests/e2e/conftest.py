@@ -34,7 +34,9 @@ class Pipeline:
     settings_dir: Path
 
     def env(self, **extra: str) -> dict[str, str]:
-        return {**self.sandbox.env(), "AIRFLOW_HOME": str(self.airflow_home),
+        from sandbox.profile import airflow_database
+
+        return {**self.sandbox.env(), "AIRFLOW_HOME": str(self.airflow_home), **airflow_database(self.airflow_home),
                 "BATCHML_CONFIG_DIR": str(self.settings_dir), **TEST_ENV, **extra}
 
     def settings(self) -> dict:
@@ -47,12 +49,14 @@ class Pipeline:
         return subprocess.run([sys.executable, "-m", "airflow", *args], cwd=REPO, env=self.env(**extra_env),
                               capture_output=True, text=True, check=check)
 
-    def dags_test(self, day: date, **extra_env: str) -> tuple[int, str]:
-        """`airflow dags test demand_forecast <day>`; returns (exit code, log text)."""
+    def dags_test(self, day: date, *, unset: tuple[str, ...] = (), **extra_env: str) -> tuple[int, str]:
+        """`airflow dags test demand_forecast <day>`, without the variables named in `unset`; returns
+        (exit code, log text)."""
         log = self.logs / f"dags-test-{day}-{len(list(self.logs.iterdir()))}.log"
+        env = {k: v for k, v in self.env(**extra_env).items() if k not in unset}
         with log.open("w") as f:
             proc = subprocess.run([sys.executable, "-m", "airflow", "dags", "test", "demand_forecast", day.isoformat()],
-                                  cwd=REPO, env=self.env(**extra_env), stdout=f, stderr=subprocess.STDOUT, timeout=900)
+                                  cwd=REPO, env=env, stdout=f, stderr=subprocess.STDOUT, timeout=900)
         return proc.returncode, log.read_text()
 
     @contextmanager

@@ -153,3 +153,102 @@ def test_deadline_pages_only_for_scheduled_runs(slack):
     backfill = {**context, "dag_run": {**context["dag_run"], "run_type": "backfill"}}
     skipped = asyncio.run(partition_not_published(pipeline="demand_forecast", slack_conn_id="slack_bot", context=backfill))
     assert skipped.startswith("not paging") and len(mine(slack)) == 1
+
+
+# --- one alert per failed try, whichever process runs the callback -------------------------------------------
+def _scheduler_copy(a: Alert) -> Alert:
+    """What the dag-processor builds when the scheduler runs the failure callback itself: the same task
+    instance and try, but no exception, so no AWS reason."""
+    from dataclasses import replace
+
+    return replace(a, aws_reason=None, error="unknown error")
+
+
+@pytest.mark.parametrize("run_type", ["manual", "backfill"])
+def test_the_schedulers_copy_of_a_failure_is_not_posted_again(slack, run_type):
+    channel = SlackChannel("slack_bot", slack.channel)
+    worker = alert("2026-11-20", run_type=run_type)
+    page_failure(channel, worker)
+    outcome = page_failure(channel, _scheduler_copy(worker))
+    assert outcome.startswith("not posted: this try was already alerted")
+    failures = [m for m in mine(slack) if m["metadata"]["event_payload"]["kind"] == "failure"]
+    assert len(failures) == 1 and "AlgorithmError: boom" in failures[0]["text"]
+    # The next try of the same task instance (after a clear) is a new failure and is posted.
+    from dataclasses import replace
+
+    page_failure(channel, replace(worker, try_number=5))
+    assert len([m for m in mine(slack) if m["metadata"]["event_payload"]["kind"] == "failure"]) == 2
+
+
+def test_the_copy_with_the_reason_wins_when_it_comes_second(slack):
+    channel = SlackChannel("slack_bot", slack.channel)
+    worker = alert("2026-11-20", run_type="scheduled", run_id="scheduled__2026-11-20")
+    assert page_failure(channel, _scheduler_copy(worker)).startswith("paged")
+    outcome = page_failure(channel, worker)
+    assert outcome.startswith("updated the earlier alert")
+    [page] = mine(slack)  # one message, edited in place: still the page, now with the reason
+    assert "AlgorithmError: boom" in page["text"] and "none reported" not in json.dumps(page["blocks"])
+    assert "@ml-oncall" in json.dumps(page["blocks"]) and page["metadata"]["event_payload"]["aws_reason"] == "yes"
+
+
+def test_copies_that_raced_converge_on_one_with_the_reason(slack):
+    """Both processes looked before either posted: each posts, then the thread converges on the oldest
+    message, carrying the AWS reason."""
+    channel = SlackChannel("slack_bot", slack.channel)
+    worker = alert("2026-11-21")
+    page_failure(channel, alert("2026-11-20"))  # opens the backfill thread
+    [parent] = [m["ts"] for m in mine(slack) if not m["thread_ts"]]
+    meta = alerts.metadata("failure", worker.group, worker.dag_id, worker.partition, **alerts.failure_key(worker))
+    channel.post(*alerts.failure_message(_scheduler_copy(worker), mention=False), thread_ts=parent, meta=meta)
+    ts = channel.post(*alerts.failure_message(worker, mention=False), thread_ts=parent,
+                      meta={**meta, "event_payload": {**meta["event_payload"], "aws_reason": "yes"}})
+    assert alerts._converge(channel, Threads(channel), parent, alerts.failure_key(worker), ts).startswith("merged 2")
+    [copy] = [m for m in mine(slack) if m["metadata"]["event_payload"].get("partition") == "2026-11-21"]
+    assert "AlgorithmError: boom" in copy["text"] and float(copy["ts"]) < float(ts)
+
+
+def test_webhook_posts_one_message_per_try(slack, monkeypatch):
+    state: dict = {}
+    monkeypatch.setattr(alerts, "_webhook_state", lambda: json.loads(json.dumps(state)) if state else
+                        {"groups": {}, "failed": {}})
+    monkeypatch.setattr(alerts, "_save_webhook_state", lambda s: state.update(s))
+    channel = SlackChannel("slack_hook", None)
+    worker = alert("2026-11-20", run_type="manual")
+    assert page_failure(channel, worker) == "paged by webhook"
+    assert page_failure(channel, _scheduler_copy(worker)) == "not posted: this try was already alerted"
+    assert len(mine(slack)) == 1 and state["groups"]["demand_forecast/run/manual__2026-11-20"]["suppressed"] == 0
+
+
+# --- a broken environment Variable never silences a page -------------------------------------------------------
+@pytest.mark.parametrize(("variable", "problem"), [
+    (None, "is not set"),
+    ("{not json", "is not valid JSON"),
+    (json.dumps({"oncall_handle": "@someone"}), "has no slack_channel"),
+])
+def test_a_broken_variable_pages_the_connections_fallback_channel(slack, monkeypatch, unique, variable, problem):
+    from batchml.operators.sagemaker import SageMakerJobFailed
+
+    fallback = f"{unique}-fallback"
+    monkeypatch.setenv("AIRFLOW_CONN_SLACK_BOT", json.dumps({
+        "conn_type": "slack", "password": "xoxb-test-secret-token",
+        "extra": {"base_url": f"{slack.sandbox.endpoint}/_sandbox/slack/api/", "fallback_channel": f"#{fallback}",
+                  "fallback_oncall_handle": "@platform-oncall"}}))
+    if variable is None:
+        monkeypatch.delenv("AIRFLOW_VAR_DEMAND_FORECAST_ENV")
+    else:
+        monkeypatch.setenv("AIRFLOW_VAR_DEMAND_FORECAST_ENV", variable)
+    error = SageMakerJobFailed("training", "demand-forecast-train-20261120-4", "Failed", "AlgorithmError: OOM")
+    OnCallNotifier(pipeline="demand_forecast", slack_conn_id="slack_bot").notify(_failure_context("2026-11-20", error))
+    [page] = [m for m in slack.sandbox.client.slack_messages() if m["channel_name"] == fallback]
+    blocks = json.dumps(page["blocks"])
+    assert "AlgorithmError: OOM" in page["text"]
+    assert f"'demand_forecast_env' {problem}" in blocks and f"fallback channel #{fallback}" in blocks
+    assert ("@someone" if variable and "@someone" in variable else "@platform-oncall") in blocks
+
+
+def test_without_a_fallback_the_failed_alert_names_the_problem(slack, monkeypatch, caplog):
+    monkeypatch.setenv("AIRFLOW_VAR_DEMAND_FORECAST_ENV", "{not json")
+    OnCallNotifier(pipeline="demand_forecast", slack_conn_id="slack_bot").notify(
+        _failure_context("2026-11-20", RuntimeError("boom")))
+    assert "'demand_forecast_env' is not valid JSON" in caplog.text and "fallback channel: none" in caplog.text
+    assert mine(slack) == []

@@ -45,6 +45,18 @@ def test_threads_replies_and_updates(sandbox, web, unique):
     assert [m["text"] for m in history] == ["backfill failing (2 days)"]
 
 
+def test_update_replaces_metadata_when_it_sends_some(sandbox, web, unique):
+    meta = {"event_type": "batchml_alert", "event_payload": {"kind": "failure", "aws_reason": ""}}
+    posted = web.chat_postMessage(channel=unique, text="train failed", metadata=meta)
+    web.chat_update(channel=posted["channel"], ts=posted["ts"], text="train failed: OOM",
+                    metadata={**meta, "event_payload": {"kind": "failure", "aws_reason": "yes"}})
+    [message] = web.conversations_history(channel=posted["channel"], include_all_metadata=True)["messages"]
+    assert message["text"] == "train failed: OOM" and message["metadata"]["event_payload"]["aws_reason"] == "yes"
+    web.chat_update(channel=posted["channel"], ts=posted["ts"], text="no metadata sent: kept")
+    [message] = web.conversations_history(channel=posted["channel"], include_all_metadata=True)["messages"]
+    assert message["metadata"]["event_payload"]["aws_reason"] == "yes"
+
+
 def test_auth_and_errors(sandbox, unique):
     assert WebClient(token="xoxb-1", base_url=f"{sandbox.endpoint}/_sandbox/slack/api/").auth_test()["ok"]
     bad = WebClient(token="not-a-token", base_url=f"{sandbox.endpoint}/_sandbox/slack/api/")

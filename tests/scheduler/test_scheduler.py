@@ -73,6 +73,11 @@ def test_backfill_three_days_through_the_rest_api(stack):
         assert report["model_versions_for_partition"] == 1
         # No future data in a backfilled day: the training window ends at D.
         assert report["evaluation"]["holdout"]["last_day"] == day.isoformat()
+    # The runs overlapped, yet each day was evaluated against the previous day's model (find_champion waited
+    # for it), never against an older one or a later day's.
+    for day, previous in zip(DAYS[1:], DAYS, strict=False):
+        faced = inspect_partition(stack.endpoint, day.isoformat())["evaluation"]["models"]["champion"]
+        assert faced["model_package_arn"] == inspect_partition(stack.endpoint, previous.isoformat())["model_package"]["arn"]
     # The pool bounded the SageMaker jobs, although three runs wanted them at once.
     assert METRICS["peak_concurrent_sagemaker_jobs"] <= POOL_SLOTS
 

@@ -32,13 +32,14 @@ EVALUATION = {"job_name": "demand-forecast-evaluate-20261120-1", "status": "Comp
 @pytest.mark.parametrize("champion", [None, {"model_package_arn": "arn:aws:sagemaker:us-east-1:123456789012:"
                                              "model-package/demand-forecast/3", "model_data_url": "s3://b/m.tar.gz"}])
 def test_processing_requests(champion):
-    run = sample_plan(champion=champion)
+    run = sample_plan()
     pre = requests.preprocessing(run, job_name="demand-forecast-preprocess-20261120-1")
     assert_valid("sagemaker", "CreateProcessingJob", pre)
     assert pre["ProcessingInputs"][1]["S3Input"]["S3Uri"] == run["paths"]["extract_training"]
     assert pre["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]["S3Uri"].endswith(
         "/features/dt=2026-11-20/demand-forecast-preprocess-20261120-1/train/")
-    ev = requests.evaluation(run, job_name="demand-forecast-evaluate-20261120-1", features=FEATURES, model=MODEL)
+    ev = requests.evaluation(run, job_name="demand-forecast-evaluate-20261120-1", features=FEATURES, model=MODEL,
+                             champion=champion)
     assert_valid("sagemaker", "CreateProcessingJob", ev)
     names = [i["InputName"] for i in ev["ProcessingInputs"]]
     assert ("champion" in names) == (champion is not None)

@@ -4,7 +4,14 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from batchml.demand_forecast.plan import PlanError, champion_of, code_bundle, partition_day, windows
+from batchml.demand_forecast.plan import (
+    PlanError,
+    champion_of,
+    code_bundle,
+    partition_day,
+    undecided_runs,
+    windows,
+)
 from batchml.naming import S3Layout, job_name, job_name_prefix, job_sequence
 
 NOW = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
@@ -22,6 +29,17 @@ def test_partition_is_the_logical_day():
 def test_runs_that_cannot_name_a_complete_day_stop(logical, message):
     with pytest.raises(PlanError, match=message):
         partition_day(logical, NOW)
+
+
+def test_a_day_before_the_first_partition_is_refused_saying_how_to_backfill_it():
+    first = date(2026, 1, 1)
+    assert partition_day(datetime(2026, 1, 1, tzinfo=UTC), NOW, first_day=first) == first
+    with pytest.raises(PlanError) as refused:
+        partition_day(datetime(2025, 3, 1, tzinfo=UTC), NOW, first_day=first, history_days=548)
+    message = str(refused.value)
+    assert "partition 2025-03-01 is before the pipeline's first partition 2026-01-01" in message
+    assert "set start_date to 2025-03-01 or earlier" in message and "to 2023-09-01)" in message
+    assert "airflow backfill create --dag-id demand_forecast --from-date 2025-03-01 --to-date 2025-03-01" in message
 
 
 def test_windows_end_at_d_and_score_the_days_after():
@@ -59,3 +77,18 @@ def test_names_come_from_pipeline_step_and_day():
     assert job_sequence(prefix, "demand-forecast-train-2026112-1") is None
     layout = S3Layout("bkt", "ml", "demand_forecast")
     assert layout.partition("predictions", "2026-11-20") == "s3://bkt/ml/demand_forecast/predictions/dt=2026-11-20/"
+
+
+def test_the_champion_waits_for_earlier_days_under_way_that_have_not_decided():
+    states = {
+        "backfill__d1": {"register_model": "success", "keep_champion": "skipped"},   # decided: registered
+        "backfill__d2": {"register_model": "skipped", "keep_champion": "running"},   # deciding
+        "backfill__d3": {"register_model": None, "keep_champion": None},              # still training
+        "backfill__d4": {"register_model": "upstream_failed", "keep_champion": "upstream_failed"},  # failed early
+        "backfill__d5": {"register_model": None, "keep_champion": None},              # queued, never started
+        "backfill__me": {"register_model": None, "keep_champion": None},
+    }
+    run_states = {"backfill__d1": "success", "backfill__d2": "running", "backfill__d3": "running",
+                  "backfill__d4": "failed", "backfill__d5": "queued"}
+    assert undecided_runs(states, run_states, "backfill__me") == ["backfill__d2", "backfill__d3"]
+    assert undecided_runs({}, {}, "backfill__me") == []

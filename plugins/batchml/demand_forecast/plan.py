@@ -25,8 +25,14 @@ class PlanError(ValueError):
     """A run that cannot proceed as asked (no logical date, incomplete day, bad configuration)."""
 
 
-def partition_day(logical_date: datetime | None, now: datetime) -> date:
-    """D: the calendar day (UTC) of the run's logical date, which must be over."""
+def partition_day(logical_date: datetime | None, now: datetime, *, first_day: date | None = None,
+                  history_days: int | None = None) -> date:
+    """D: the calendar day (UTC) of the run's logical date, which must be over and not before the
+    pipeline's first partition (``start_date`` in the settings).
+
+    The DAG itself has no ``start_date``: Airflow creates no task instance for a logical date before a
+    task's start date, so a manual run or `airflow dags test` of an earlier day would succeed having done
+    nothing. Without one, every run reaches this check, and an earlier day fails here and pages."""
     if logical_date is None:
         raise PlanError("this DAG processes the day of its logical date; trigger it with one (e.g. "
                         "`airflow dags test demand_forecast 2026-11-20`, or the Logical date field in the UI)")
@@ -34,6 +40,14 @@ def partition_day(logical_date: datetime | None, now: datetime) -> date:
     if day >= now.date():
         raise PlanError(f"partition {day} is not complete yet (it ends {day + timedelta(days=1)} 00:00 UTC); "
                         "pick an earlier logical date")
+    if first_day is not None and day < first_day:
+        needs = (f" (the raw sales must then reach back {history_days} days, to "
+                 f"{day - timedelta(days=history_days - 1)})" if history_days else "")
+        raise PlanError(
+            f"partition {day} is before the pipeline's first partition {first_day} (`start_date` in "
+            f"include/config/demand_forecast.yaml), so it is not processed. To backfill it, set start_date to "
+            f"{day} or earlier{needs}, then run `airflow backfill create --dag-id demand_forecast "
+            f"--from-date {day} --to-date {day}`")
     return day
 
 
@@ -72,6 +86,24 @@ def code_bundle(directory: Path = SCRIPTS_DIR) -> tuple[bytes, dict[str, bytes],
             info.size, info.mtime, info.mode = len(body), 0, 0o644
             tar.addfile(info, io.BytesIO(body))
     return buf.getvalue(), files, digest
+
+
+DECISION_TASKS = ("register_model", "keep_champion")
+FINISHED = {"success", "skipped", "failed", "upstream_failed", "removed"}
+
+
+def undecided_runs(task_states: dict[str, dict[str, str | None]], run_states: dict[str, str],
+                   own_run_id: str) -> list[str]:
+    """Runs of earlier days that are under way and have not yet decided their model (registered it, kept
+    the champion, or failed): the champion for D is not known until they have.
+
+    ``task_states`` is {run_id: {task_id: state}} for the decision tasks, ``run_states`` {run_id: run state}.
+    A run that is queued but not started is not waited for: the scheduler starts a backfill's runs in date
+    order, so an earlier day still queued behind a later one means a backfill run backwards, and waiting for
+    it could wait for ever. Such a day is logged by the caller (D is then compared against an older model)."""
+    return sorted(run_id for run_id, states in task_states.items()
+                  if run_id != own_run_id and run_states.get(run_id) == "running"
+                  and any(states.get(t) not in FINISHED for t in DECISION_TASKS))
 
 
 def champion_of(packages: list[dict[str, Any]], day: date) -> dict[str, Any] | None:

@@ -68,9 +68,10 @@ def training(run: dict[str, Any], *, job_name: str, features: dict[str, Any]) ->
     )
 
 
-def evaluation(run: dict[str, Any], *, job_name: str, features: dict[str, Any],
-               model: dict[str, Any]) -> dict[str, Any]:
-    champion = run.get("champion") or {}
+def evaluation(run: dict[str, Any], *, job_name: str, features: dict[str, Any], model: dict[str, Any],
+               champion: dict[str, Any] | None = None) -> dict[str, Any]:
+    """``champion`` is what `find_champion` chose (None: there is none, the challenger faces the baseline only)."""
+    champion = champion or {}
     inputs = {"holdout": features["outputs"]["holdout"], "challenger": model["model_data"]}
     if champion.get("model_data_url"):
         inputs["champion"] = champion["model_data_url"]

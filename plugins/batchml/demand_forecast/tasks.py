@@ -27,7 +27,7 @@ def _aws(run: dict[str, Any]) -> dict[str, Any]:
 
 @task(multiple_outputs=False)
 def prepare_run(params: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Validate the environment, pick the partition, stage the job code and find the champion."""
+    """Validate the environment, pick the partition and stage the job code."""
     from batchml.config import ConfigError
     from batchml.demand_forecast import plan
     from batchml.environment import EnvironmentConfig
@@ -36,18 +36,19 @@ def prepare_run(params: dict[str, Any] | None = None) -> dict[str, Any]:
     settings = _settings()
     try:
         env = EnvironmentConfig.load(PIPELINE)
-        day = plan.partition_day(context.get("logical_date"), datetime.now(UTC))
+        day = plan.partition_day(context.get("logical_date"), datetime.now(UTC),
+                                 first_day=settings.start_date.date(),
+                                 history_days=int((params or {}).get("history_days") or settings["data"]["history_days"]))
     except (ConfigError, plan.PlanError) as e:
         raise AirflowFailException(str(e)) from None  # retrying cannot fix configuration
     dag_run = context["dag_run"]
     run_type = str(getattr(dag_run.run_type, "value", dag_run.run_type))
     image_uri = _image_uri(settings, env)
     code = _stage_code(settings, env)
-    champion = _champion(env, day)
+    # The champion is chosen later, by find_champion, once earlier days in flight have decided theirs.
     run = plan.build(settings=settings, env=env, day=day, run_id=dag_run.run_id, run_type=run_type,
-                     params=dict(params or {}), image_uri=image_uri, code=code, champion=champion)
-    print(f"Partition {run['partition_date']} ({run_type}); champion: "
-          f"{champion['model_package_arn'] if champion else 'none'}; code {code['digest']}")
+                     params=dict(params or {}), image_uri=image_uri, code=code, champion=None)
+    print(f"Partition {run['partition_date']} ({run_type}); code {code['digest']}")
     return run
 
 
@@ -79,21 +80,67 @@ def _stage_code(settings, env) -> dict[str, str]:
     return {"digest": digest, "files": f"{prefix}src/", "sourcedir": f"{prefix}sourcedir.tar.gz"}
 
 
-def _champion(env, day: date) -> dict[str, Any] | None:
-    from airflow.providers.amazon.aws.hooks.sagemaker import SageMakerHook
+# How far back find_champion looks for earlier days still deciding their model, when no champion bounds it.
+CHAMPION_LOOKBACK_DAYS = 60
 
-    from batchml.demand_forecast.plan import champion_of
 
-    conn = SageMakerHook(aws_conn_id=env.aws_conn_id, region_name=env.region).conn
-    packages = []
-    for page in conn.get_paginator("list_model_packages").paginate(
-            ModelPackageGroupName=env.model_package_group, ModelApprovalStatus="Approved"):
-        packages.extend(page["ModelPackageSummaryList"])
-    champion = champion_of(packages, day)
+@task.sensor(poke_interval=30, timeout=12 * 3600, mode="poke")
+def find_champion(run: dict[str, Any]):
+    """The champion for D: the latest model version approved for a day before D, looked up when the
+    evaluation is about to score it (not when the run started), and only once every run of an earlier day
+    (after the current champion's) that is under way has decided its model. So D's champion does not
+    depend on which runs happen to be in flight: in a backfill, D waits for D-1's gate and registration.
+
+    A sensor, so the wait shows in the grid as such; it times out after 12 hours and pages."""
+    from datetime import time, timedelta
+
+    from airflow.sdk import PokeReturnValue
+
+    from batchml.demand_forecast.plan import DECISION_TASKS, champion_of, undecided_runs
+
+    ti = get_current_context()["ti"]
+    day = date.fromisoformat(run["partition_date"])
+    conn = _sagemaker(run)
+    champion = champion_of(_approved_packages(conn, run["env"]["model_package_group"]), day)
+    since = date.fromisoformat(champion["partition_date"]) if champion else day - timedelta(days=CHAMPION_LOOKBACK_DAYS)
+    dates = [datetime.combine(since + timedelta(days=k), time(), UTC) for k in range(1, (day - since).days)]
+    found = ti.get_task_states(dag_id=ti.dag_id, task_ids=list(DECISION_TASKS), logical_dates=dates) if dates else {}
+    # The SDK hands back str enums whose str() is "DagRunState.RUNNING" and whose hash is the member name's:
+    # compare plain values.
+    states = {run_id: {task: _value(state) for task, state in tasks.items()} for run_id, tasks in found.items()}
+    run_states = {run_id: _value(ti.get_dagrun_state(dag_id=ti.dag_id, run_id=run_id)) for run_id in states
+                  if run_id != ti.run_id}
+    waiting = undecided_runs(states, run_states, ti.run_id)
+    if waiting:
+        print(f"Waiting for earlier days to decide their model before choosing {day}'s champion: {', '.join(waiting)}")
+        return PokeReturnValue(is_done=False)
+    if queued := sorted(r for r, state in run_states.items() if state == "queued"):
+        print(f"Not waiting for earlier runs that have not started ({', '.join(queued)}; a backfill run backwards?): "
+              f"{day} is compared against the champion approved so far")
     if champion:
         described = conn.describe_model_package(ModelPackageName=champion["model_package_arn"])
         champion["model_data_url"] = described["InferenceSpecification"]["Containers"][0]["ModelDataUrl"]
-    return champion
+    print(f"Champion for {day}: " + (f"{champion['model_package_arn']} (trained for {champion['partition_date']})"
+                                     if champion else "none approved before it"))
+    return PokeReturnValue(is_done=True, xcom_value=champion or {})  # {}: none (None would push no XCom)
+
+
+def _value(state: Any) -> str | None:
+    return None if state is None else str(getattr(state, "value", state))
+
+
+def _sagemaker(run: dict[str, Any]):
+    from airflow.providers.amazon.aws.hooks.sagemaker import SageMakerHook
+
+    return SageMakerHook(**_aws(run)).conn
+
+
+def _approved_packages(conn, group: str) -> list[dict[str, Any]]:
+    packages = []
+    for page in conn.get_paginator("list_model_packages").paginate(
+            ModelPackageGroupName=group, ModelApprovalStatus="Approved"):
+        packages.extend(page["ModelPackageSummaryList"])
+    return packages
 
 
 def _read_parquet_prefix(run: dict[str, Any], uri: str):
@@ -151,7 +198,7 @@ def gate(run: dict[str, Any], evaluation: dict[str, Any]) -> str:
     result = {
         **decision.as_dict(),
         "metrics": {name: (m or {}).get("wape") for name, m in models.items()},
-        "champion_arn": (run.get("champion") or {}).get("model_package_arn"),
+        "champion_arn": (models.get("champion") or {}).get("model_package_arn"),  # the one find_champion chose
         "evaluation_uri": uri,
     }
     get_current_context()["ti"].xcom_push(key="decision", value=result)

@@ -1,0 +1,157 @@
+"""Bad days under the real scheduler (issue 14, the operational half): a real `airflow backfill create` of days
+before the pipeline's start_date refuses each day and pages once; and when the scheduler runs a failed task's
+failure callback itself (through the dag-processor, with no exception in its context), on-call still gets one
+alert for that try, the worker's, with the AWS reason.
+
+Each test leaves the shared stack as it found it (its runs deleted, Slack emptied, faults cleared), so
+tests/scheduler/test_scheduler.py, which counts runs and Slack threads, is not disturbed."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import date, timedelta
+from urllib.parse import quote
+
+import pytest
+
+from sandbox import profile
+from sandbox.client import SandboxClient
+from tests.conftest import REPO
+from tests.scheduler.conftest import SEED_END, backfill, runs, task_states, wait_backfill, wait_for
+from tools.inspect_run import inspect_partition
+
+pytestmark = pytest.mark.scheduler
+
+
+def _kind(message: dict) -> str | None:
+    return ((message.get("metadata") or {}).get("event_payload") or {}).get("kind")
+
+
+def _messages_since(stack, before: set[str]) -> list[dict]:
+    """Slack messages posted since `before` (a set of ts), leaving out deadline pages: the run the scheduler
+    made for yesterday waits for sales that never land here and pages for its deadline after 08:00 UTC."""
+    return [m for m in SandboxClient(stack.endpoint).slack_messages()
+            if m["ts"] not in before and _kind(m) != "deadline"]
+
+
+def _cleanup(stack, days: list[date], before: set[str]) -> None:
+    """Delete this test's runs and Slack messages (through Slack's own chat.delete), and its faults."""
+    from slack_sdk import WebClient
+
+    for day in days:
+        run = runs(stack).get(day.isoformat())
+        if run:
+            stack.api("DELETE", f"/dags/demand_forecast/dagRuns/{quote(run['dag_run_id'], safe='')}")
+    SandboxClient(stack.endpoint).clear_faults()
+    slack = WebClient(token=profile.SLACK_TOKEN, base_url=f"{stack.endpoint}/_sandbox/slack/api/")
+    for m in _messages_since(stack, before):
+        slack.chat_delete(channel=m["channel"], ts=m["ts"])
+
+
+def _slack_now(stack) -> set[str]:
+    return {m["ts"] for m in SandboxClient(stack.endpoint).slack_messages()}
+
+
+def _failures(stack, day: date, task_id: str | None = None) -> list[dict]:
+    return [m for m in SandboxClient(stack.endpoint).slack_messages()
+            if (p := (m.get("metadata") or {}).get("event_payload", {})).get("kind") == "failure"
+            and p.get("partition") == day.isoformat() and task_id in (None, p.get("task_id"))]
+
+
+def _nothing_published(stack, day: date) -> None:
+    report = inspect_partition(stack.endpoint, day.isoformat())
+    assert report["partition"] is None and report["model_versions_for_partition"] == 0
+
+
+def test_a_cli_backfill_before_start_date_refuses_every_day_and_pages_once(stack):
+    import yaml
+
+    start = date.fromisoformat(yaml.safe_load((REPO / "include/config/demand_forecast.yaml").read_text())["start_date"])
+    days = [start - timedelta(days=2), start - timedelta(days=1)]
+    before = _slack_now(stack)
+    try:
+        stack.api("PATCH", "/dags/demand_forecast", {"is_paused": True})  # see conftest.backfill
+        try:
+            done = subprocess.run([sys.executable, "-m", "airflow", "backfill", "create", "--dag-id", "demand_forecast",
+                                   "--from-date", days[0].isoformat(), "--to-date", days[-1].isoformat()],
+                                  cwd=REPO, env=stack.env(), capture_output=True, text=True, timeout=300)
+        finally:
+            stack.api("PATCH", "/dags/demand_forecast", {"is_paused": False})
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+        [created] = [b for b in stack.api("GET", "/backfills?dag_id=demand_forecast")["backfills"]
+                     if b["from_date"].startswith(days[0].isoformat())]
+        wait_backfill(stack, created["id"], timeout=600)
+        by_day = runs(stack)
+        for day in days:
+            run = by_day[day.isoformat()]
+            assert run["state"] == "failed"  # not "success with nothing done"
+            states = task_states(stack, run["dag_run_id"])
+            assert states.pop("prepare_run") == "failed" and set(states.values()) == {"upstream_failed"}, states
+            [failure] = _failures(stack, day)
+            assert "demand_forecast.prepare_run failed" in failure["text"]
+            assert f"partition {day} is before the pipeline's first partition {start}" in failure["text"]
+            assert "airflow backfill create" in json.dumps(failure["blocks"])
+            _nothing_published(stack, day)
+        top = [m for m in _messages_since(stack, before) if not m["thread_ts"]]
+        assert len(top) == 1 and "@ml-oncall" in json.dumps(top[0]["blocks"])  # one page; the days are replies
+    finally:
+        _cleanup(stack, days, before)
+
+
+def _send_schedulers_callback(stack, run_id: str, task_id: str) -> None:
+    """What the scheduler does when the executor reports a failure the task instance did not record
+    (SchedulerJobRunner._process_executor_events): a TaskCallbackRequest for the same task instance and try,
+    through the executor's callback sink, which the dag-processor then runs."""
+    code = f"""
+from airflow.api_fastapi.execution_api.datamodels.taskinstance import DagRun as DRDataModel, TIRunContext
+from airflow.callbacks.callback_requests import TaskCallbackRequest
+from airflow.callbacks.database_callback_sink import DatabaseCallbackSink
+from airflow.models.taskinstance import TaskInstance
+from airflow.utils.session import create_session
+from airflow.utils.state import TaskInstanceState
+
+with create_session() as session:
+    ti = session.query(TaskInstance).filter_by(dag_id="demand_forecast", run_id={run_id!r}, task_id={task_id!r}).one()
+    request = TaskCallbackRequest(
+        filepath=ti.dag_model.relative_fileloc or "", bundle_name=ti.dag_version.bundle_name,
+        bundle_version=ti.dag_run.bundle_version, ti=ti, task_callback_type=TaskInstanceState.FAILED,
+        msg="Executor reported that the task instance finished with state failed (test)",
+        context_from_server=TIRunContext(dag_run=DRDataModel.model_validate(ti.dag_run, from_attributes=True),
+                                         max_tries=ti.max_tries, variables=[], connections=[], xcom_keys_to_clear=[]))
+    DatabaseCallbackSink().send(request, session=session)
+"""
+    subprocess.run([sys.executable, "-c", code], cwd=REPO, env=stack.env(), check=True, capture_output=True,
+                   text=True, timeout=120)
+
+
+def _airflow_logs(stack) -> str:
+    """Every log the stack wrote (the dag-processor's per-file logs, and standalone's own)."""
+    return "\n".join(p.read_text(errors="replace") for p in stack.root.rglob("*.log"))
+
+
+def test_the_schedulers_copy_of_a_failure_is_not_a_second_alert(stack):
+    day = SEED_END - timedelta(days=10)  # not one of the days test_scheduler.py backfills
+    client = SandboxClient(stack.endpoint)
+    before = _slack_now(stack)
+    try:
+        client.fail_calls("athena", "StartQueryExecution", "InternalServerException", count=None)
+        created = backfill(stack, day, day, max_active_runs=1)
+        wait_backfill(stack, created["id"], timeout=600)
+        client.clear_faults()
+        run = runs(stack)[day.isoformat()]
+        assert run["state"] == "failed"
+        assert task_states(stack, run["dag_run_id"])["extract_training"] == "failed"
+        [worker] = _failures(stack, day, "extract_training")
+        assert "InternalServerException" in worker["text"]
+
+        _send_schedulers_callback(stack, run["dag_run_id"], "extract_training")
+        wait_for(lambda: "this try was already alerted" in _airflow_logs(stack), 120,
+                 what="the dag-processor to run the scheduler's copy of the failure callback")
+        [kept] = _failures(stack, day, "extract_training")  # still one message for this try
+        assert kept["ts"] == worker["ts"] and "InternalServerException" in kept["text"]
+        assert "none reported" not in json.dumps(kept["blocks"])
+        _nothing_published(stack, day)
+    finally:
+        _cleanup(stack, [day], before)
