@@ -12,4 +12,6 @@ RUN pip install --no-cache-dir "apache-airflow==3.3.2" \
 # The sandbox package is part of the image so the `sandbox` service can run it; the DAGs, plugins and
 # include/ files are mounted by docker-compose.yaml so edits apply without a rebuild.
 COPY --chown=airflow:0 sandbox /opt/airflow/sandbox
+# `python -m sandbox seed` deploys the CloudFormation template a real account is deployed with.
+COPY --chown=airflow:0 infra /opt/airflow/infra
 ENV PYTHONPATH=/opt/airflow

@@ -33,7 +33,9 @@ test-fast: install
 	@tools/system-deps runtime
 	$(BIN)/python -m pytest -n 2 $(FAST_DIRS)
 
+# cfn-lint on infra/ (the template alone and with each environment's parameter file), then ruff.
 lint: install
+	$(BIN)/python tools/lint_infra.py
 	$(BIN)/ruff check .
 
 sandbox: install

@@ -102,3 +102,10 @@ class SandboxClient:
 
     def clear_slack(self) -> None:
         self._call("DELETE", "slack/messages")
+
+    # the access record (sandbox.access)
+    def access(self) -> list[dict[str, Any]]:
+        return self._call("GET", "access")
+
+    def clear_access(self) -> None:
+        self._call("DELETE", "access")

@@ -60,17 +60,35 @@ def airflow_database(airflow_home: Path) -> dict[str, str]:
     return {"AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{Path(airflow_home).resolve()}/airflow.db?timeout=60"}
 
 
-def environment(endpoint: str) -> dict[str, str]:
-    """Every variable a shell or Airflow needs to run this repo's DAGs against the sandbox."""
-    airflow_home = REPO_ROOT / ".airflow"
-    aws_conn = {"conn_type": "aws", "extra": {"endpoint_url": endpoint, "region_name": REGION}}
-    slack_conn = {
+# Where the Amazon provider's SecretsManagerBackend looks for connections: infra/params/sandbox.json
+# keeps the template's default SecretsPrefix, so the Slack secret is <this>/slack_oncall.
+SECRETS_CONNECTIONS_PREFIX = "airflow/connections"
+
+
+def slack_connection(endpoint: str) -> dict:
+    """The `slack_oncall` connection as its Secrets Manager secret holds it (the seed writes it there, as
+    the deploy runbook's put-secret-value does on AWS)."""
+    return {
         "conn_type": "slack",
         "password": SLACK_TOKEN,
         # Where alerts go when the demand_forecast_env Variable is broken (batchml.alerts.route).
         "extra": {"base_url": f"{endpoint}/_sandbox/slack/api/", "fallback_channel": SLACK_FALLBACK_CHANNEL,
                   "fallback_oncall_handle": ONCALL_HANDLE},
     }
+
+
+def secrets_backend_kwargs(endpoint: str) -> dict:
+    """Only the `slack_oncall` connection: Variables, config and the other connections stay in Airflow. The
+    provider's backend does not catch AccessDeniedException, and the Airflow role may read this one secret
+    only, so a lookup of any other id in Secrets Manager would fail that lookup instead of falling through."""
+    return {"connections_prefix": SECRETS_CONNECTIONS_PREFIX, "connections_lookup_pattern": "^slack_oncall$",
+            "variables_prefix": None, "config_prefix": None, "endpoint_url": endpoint, "region_name": REGION}
+
+
+def environment(endpoint: str) -> dict[str, str]:
+    """Every variable a shell or Airflow needs to run this repo's DAGs against the sandbox."""
+    airflow_home = REPO_ROOT / ".airflow"
+    aws_conn = {"conn_type": "aws", "extra": {"endpoint_url": endpoint, "region_name": REGION}}
     webhook_conn = {
         "conn_type": "slackwebhook",
         "host": f"{endpoint}/_sandbox/slack/services",
@@ -91,7 +109,10 @@ def environment(endpoint: str) -> dict[str, str]:
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
         "AIRFLOW__API__BASE_URL": "http://localhost:8080",
         "AIRFLOW_CONN_AWS_DEFAULT": json.dumps(aws_conn),
-        "AIRFLOW_CONN_SLACK_ONCALL": json.dumps(slack_conn),
+        # The Slack token is not in Airflow: `slack_oncall` comes from the sandbox's Secrets Manager through
+        # the provider's SecretsManagerBackend, the production path (README, "Deploying", step 4).
+        "AIRFLOW__SECRETS__BACKEND": "airflow.providers.amazon.aws.secrets.secrets_manager.SecretsManagerBackend",
+        "AIRFLOW__SECRETS__BACKEND_KWARGS": json.dumps(secrets_backend_kwargs(endpoint)),
         "AIRFLOW_CONN_SLACK_ONCALL_WEBHOOK": json.dumps(webhook_conn),
         "AIRFLOW_VAR_DEMAND_FORECAST_ENV": json.dumps(pipeline_environment()),
         # `airflow dags test` really sleeps through retry delays: keep them short on the sandbox.

@@ -1,4 +1,5 @@
-"""``python -m sandbox seed``: the demo's raw data and every AWS resource the pipeline expects.
+"""``python -m sandbox seed``: every AWS resource the pipeline expects, by deploying infra/demand-forecast.yaml
+(the template a real account is deployed with) through moto's CloudFormation, then the demo's raw data.
 
 The sales history is synthetic but shaped like a retailer's: store sizes and item popularity,
 trend, weekly and yearly seasonality, holidays (Christmas closed), week-long promotions with
@@ -23,14 +24,6 @@ PARQUET_SD = {
     "InputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",
     "OutputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat",
     "SerdeInfo": {"SerializationLibrary": "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"},
-}
-CSV_SD = {
-    "InputFormat": "org.apache.hadoop.mapred.TextInputFormat",
-    "OutputFormat": "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat",
-    "SerdeInfo": {
-        "SerializationLibrary": "org.apache.hadoop.hive.serde2.lazy.LazySimpleSerDe",
-        "Parameters": {"field.delim": ",", "serialization.format": ","},
-    },
 }
 
 
@@ -213,13 +206,6 @@ SALES_COLUMNS = [
     ("unit_price", "double", "shelf price that day"),
     ("on_promotion", "boolean", "item was on promotion in that store"),
 ]
-PREDICTIONS_COLUMNS = [
-    ("store_id", "string", "store code"),
-    ("item_id", "string", "item code"),
-    ("forecast_date", "date", "the day forecast"),
-    ("horizon_days", "int", "days between the partition day and forecast_date (1 = next day)"),
-    ("predicted_units", "double", "forecast units sold"),
-]
 
 
 def table_input(name: str, location: str, columns, sd: dict, partition_keys=None, description="") -> dict:
@@ -248,12 +234,11 @@ def seed(endpoint: str, *, end_date: str | None = None, days: int = 730, stores:
     glue = session.client("glue", endpoint_url=endpoint, config=cfg)
     bucket = profile.BUCKET
 
-    _ensure_bucket(s3, bucket)
-    _ensure_role(session.client("iam", endpoint_url=endpoint, config=cfg))
-    _ensure_workgroup(session.client("athena", endpoint_url=endpoint, config=cfg))
-    _ensure_model_group(session.client("sagemaker", endpoint_url=endpoint, config=cfg))
-    for db in (profile.RAW_DATABASE, profile.FORECAST_DATABASE):
-        _ensure_database(glue, db)
+    # Every AWS resource comes from the same template a real account is deployed with (infra/).
+    stack = deploy_stack(session.client("cloudformation", endpoint_url=endpoint, config=cfg))
+    # The template holds a placeholder; the token goes in as on AWS (README, "Deploying", step 3).
+    session.client("secretsmanager", endpoint_url=endpoint, config=cfg).put_secret_value(
+        SecretId=stack["outputs"]["SlackSecretArn"], SecretString=json.dumps(profile.slack_connection(endpoint)))
 
     raw = f"s3://{bucket}/raw"
     cat = Catalog(stores, items, random_seed)
@@ -281,11 +266,6 @@ def seed(endpoint: str, *, end_date: str | None = None, days: int = 730, stores:
          ("is_holiday", "boolean", ""), ("holiday_name", "string", "null on ordinary days")],
         PARQUET_SD, description="Date dimension with public holidays, past and coming."))
 
-    predictions = f"s3://{bucket}/{profile.PREFIX}/demand_forecast/predictions/"
-    _ensure_table(glue, profile.FORECAST_DATABASE, table_input(
-        "predictions", predictions, PREDICTIONS_COLUMNS, CSV_SD,
-        [("dt", "string", "the day the forecast was made from (partition), YYYY-MM-DD")],
-        "Daily demand forecasts per store and item; one partition per forecast day."))
     airflow = prepare_airflow_home()
     return {
         "endpoint": endpoint,
@@ -299,7 +279,37 @@ def seed(endpoint: str, *, end_date: str | None = None, days: int = 730, stores:
         "model_package_group": profile.MODEL_PACKAGE_GROUP,
         "athena_workgroup": profile.ATHENA_WORKGROUP,
         "sagemaker_role_arn": profile.ROLE_ARN,
+        "stack": stack,
     }
+
+
+STACK_NAME = "demand-forecast-sandbox"
+TEMPLATE = profile.REPO_ROOT / "infra" / "demand-forecast.yaml"
+PARAMETERS = profile.REPO_ROOT / "infra" / "params" / "sandbox.json"
+
+
+def deploy_stack(cfn) -> dict[str, Any]:
+    """Deploy infra/demand-forecast.yaml with the sandbox's parameter file, as `aws cloudformation
+    deploy` would; a stack that is already there is kept (re-seeding replaces the raw data only).
+    Fails if moto skipped a resource: it would leave a "complete" stack without it."""
+    try:
+        (existing,) = cfn.describe_stacks(StackName=STACK_NAME)["Stacks"]
+    except cfn.exceptions.ClientError:
+        existing = None
+    if existing is None:
+        cfn.create_stack(StackName=STACK_NAME, TemplateBody=TEMPLATE.read_text(),
+                         Parameters=json.loads(PARAMETERS.read_text()), Capabilities=["CAPABILITY_NAMED_IAM"])
+        cfn.get_waiter("stack_create_complete").wait(StackName=STACK_NAME, WaiterConfig={"Delay": 1})
+        (existing,) = cfn.describe_stacks(StackName=STACK_NAME)["Stacks"]
+    if existing["StackStatus"] not in ("CREATE_COMPLETE", "UPDATE_COMPLETE"):
+        raise RuntimeError(f"stack {STACK_NAME} is {existing['StackStatus']}: {existing.get('StackStatusReason')}")
+    resources = cfn.list_stack_resources(StackName=STACK_NAME)["StackResourceSummaries"]
+    skipped = [r for r in resources if not r.get("LogicalResourceId") or not r.get("ResourceType")]
+    if skipped:
+        raise RuntimeError(f"moto skipped {len(skipped)} resource(s) of {TEMPLATE.name}: a type without "
+                           "CloudFormation support in moto or sandbox.cfn")
+    return {"name": STACK_NAME, "status": existing["StackStatus"], "resources": len(resources),
+            "outputs": {o["OutputKey"]: o["OutputValue"] for o in existing.get("Outputs", [])}}
 
 
 def prepare_airflow_home() -> dict[str, Any] | None:
@@ -352,55 +362,11 @@ def _load_sales(s3, glue, bucket, cat, start, end, seed, hols) -> int:
     return sum(n for _, n in loaded)
 
 
-def _ensure_bucket(s3, bucket: str) -> None:
-    try:
-        s3.head_bucket(Bucket=bucket)
-    except s3.exceptions.ClientError:
-        s3.create_bucket(Bucket=bucket)
-
-
 def _delete_prefix(s3, bucket: str, prefix: str) -> None:
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
         keys = [{"Key": o["Key"]} for o in page.get("Contents", [])]
         if keys:
             s3.delete_objects(Bucket=bucket, Delete={"Objects": keys})
-
-
-def _ensure_role(iam) -> None:
-    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
-                                                     "Principal": {"Service": "sagemaker.amazonaws.com"}}]}
-    try:
-        iam.get_role(RoleName=profile.ROLE_NAME)
-    except iam.exceptions.NoSuchEntityException:
-        iam.create_role(RoleName=profile.ROLE_NAME, AssumeRolePolicyDocument=json.dumps(trust),
-                        Description="SageMaker execution role for the demand_forecast pipeline")
-
-
-def _ensure_workgroup(athena) -> None:
-    try:
-        athena.get_work_group(WorkGroup=profile.ATHENA_WORKGROUP)
-    except athena.exceptions.ClientError:
-        athena.create_work_group(
-            Name=profile.ATHENA_WORKGROUP,
-            Configuration={"ResultConfiguration": {"OutputLocation": profile.ATHENA_RESULTS},
-                           "EnforceWorkGroupConfiguration": False},
-            Description="demand_forecast extraction and analyst queries",
-        )
-
-
-def _ensure_model_group(sm) -> None:
-    try:
-        sm.describe_model_package_group(ModelPackageGroupName=profile.MODEL_PACKAGE_GROUP)
-    except sm.exceptions.ClientError:
-        sm.create_model_package_group(ModelPackageGroupName=profile.MODEL_PACKAGE_GROUP,
-                                      ModelPackageGroupDescription="Daily demand forecast models")
-
-
-def _ensure_database(glue, name: str) -> None:
-    try:
-        glue.get_database(Name=name)
-    except glue.exceptions.EntityNotFoundException:
-        glue.create_database(DatabaseInput={"Name": name})
 
 
 def _replace_table(glue, db: str, table: dict) -> None:
@@ -409,11 +375,3 @@ def _replace_table(glue, db: str, table: dict) -> None:
     except glue.exceptions.EntityNotFoundException:
         pass
     glue.create_table(DatabaseName=db, TableInput=table)
-
-
-def _ensure_table(glue, db: str, table: dict) -> None:
-    """Keep an existing table (and its partitions): re-seeding must not unpublish predictions."""
-    try:
-        glue.get_table(DatabaseName=db, Name=table["Name"])
-    except glue.exceptions.EntityNotFoundException:
-        glue.create_table(DatabaseName=db, TableInput=table)

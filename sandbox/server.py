@@ -20,6 +20,7 @@ import time
 import traceback
 from typing import Any
 
+from sandbox.access import AccessRecord
 from sandbox.context import SandboxContext, Service
 from sandbox.faults import FaultSpecError
 from sandbox.protocol import AwsError, error_response, identify, json_response
@@ -48,6 +49,8 @@ class SandboxApp:
         self.services: dict[str, Service] = {s.name: s for s in (services or [])}
         self.slack = SlackService(ctx.state_dir, ctx.faults)
         self.started_at = time.time()
+        # (principal, action, resource) of every AWS call, for the least-privilege tests (sandbox.access).
+        self.access = AccessRecord()
 
     # -- WSGI ------------------------------------------------------------------------------------------
     def __call__(self, environ: dict[str, Any], start_response):
@@ -63,13 +66,16 @@ class SandboxApp:
                 environ["wsgi.input"] = io.BytesIO(body)
                 environ["CONTENT_LENGTH"] = str(len(body))
             info = identify(environ, body, self.ctx.default_region)
+            self.access.note(info, environ)
             fault = self.ctx.faults.take_call_fault(info.service, info.operation)
             if fault is not None:
                 log.info("fault injected: %s.%s -> %s", info.service, info.operation, fault.error)
                 return self._respond(start_response, error_response(info.service, fault.to_error()))
             service = self.services.get(info.service or "")
             if service is not None and info.operation in service.operations:
-                return self._respond(start_response, self._call(service, info))
+                response = self._call(service, info)
+                self.access.note_response(info, response[2])
+                return self._respond(start_response, response)
             return self.moto(environ, start_response)
         except Exception:  # a bug here must not take the server down; report it like AWS would
             log.error("unhandled error:\n%s", traceback.format_exc())
@@ -117,6 +123,11 @@ class SandboxApp:
                 self.slack.reset()
                 return _control_json({"deleted": True})
             return _control_json(self.slack.messages())
+        if route == "access":
+            if method == "DELETE":
+                self.access.clear()
+                return _control_json({"deleted": True})
+            return _control_json(self.access.entries())
         if route == "health":
             return _control_json({"ok": True, "uptime_s": round(time.time() - self.started_at, 3)})
         if route == "status":
@@ -168,6 +179,7 @@ class SandboxApp:
         self.ctx.faults.remove()
         self.slack.reset()
         self.ctx.shape_violations.clear()
+        self.access.clear()
 
     def shutdown(self) -> None:
         for svc in self.services.values():
@@ -194,6 +206,10 @@ def build_app(ctx: SandboxContext) -> SandboxApp:
 
     services.append(SageMakerService(ctx))
     services.append(AthenaService(ctx))
+    # The CloudFormation types moto lacks (the seed deploys infra/demand-forecast.yaml through moto).
+    from sandbox import cfn
+
+    cfn.install({s.name: s for s in services})
     return SandboxApp(ctx, services)
 
 

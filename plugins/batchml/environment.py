@@ -32,7 +32,15 @@ ENVIRONMENT_SCHEMA: dict[str, Any] = {
         "poll_interval_seconds": {"type": "number", "minimum": 0.2, "maximum": 600},
         "sagemaker_job_quota": {"type": "integer", "minimum": 1, "maximum": 1000},
         "kms_key_id": {"type": "string", "minLength": 1},
+        "vpc_subnet_ids": {"type": "array", "minItems": 1, "maxItems": 16, "uniqueItems": True,
+                           "items": {"type": "string", "pattern": r"^subnet-[0-9a-f]{8,17}$"}},
+        "vpc_security_group_ids": {"type": "array", "minItems": 1, "maxItems": 5, "uniqueItems": True,
+                                   "items": {"type": "string", "pattern": r"^sg-[0-9a-f]{8,17}$"}},
+        "network_isolation": {"type": "boolean"},
     },
+    # A VpcConfig needs both; SageMaker rejects one without the other only when the job starts.
+    "dependentRequired": {"vpc_subnet_ids": ["vpc_security_group_ids"],
+                          "vpc_security_group_ids": ["vpc_subnet_ids"]},
 }
 
 
@@ -55,6 +63,9 @@ class EnvironmentConfig:
     poll_interval_seconds: float = 30.0
     sagemaker_job_quota: int = 4
     kms_key_id: str | None = None
+    vpc_subnet_ids: list[str] | None = None
+    vpc_security_group_ids: list[str] | None = None
+    network_isolation: bool = False
 
     @classmethod
     def from_json(cls, text: str | None, source: str) -> EnvironmentConfig:

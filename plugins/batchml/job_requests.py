@@ -20,6 +20,15 @@ def _stopping(max_runtime_seconds: int) -> dict[str, int]:
     return {"MaxRuntimeInSeconds": int(max_runtime_seconds)}
 
 
+def vpc_config(subnet_ids: list[str] | None, security_group_ids: list[str] | None) -> dict[str, list[str]] | None:
+    """SageMaker's VpcConfig, or None to run the job outside a VPC (both lists empty)."""
+    if not subnet_ids and not security_group_ids:
+        return None
+    if not subnet_ids or not security_group_ids:
+        raise ValueError("a VpcConfig needs both subnet ids and security group ids")
+    return {"Subnets": list(subnet_ids), "SecurityGroupIds": list(security_group_ids)}
+
+
 def processing_job(
     *,
     job_name: str,
@@ -35,9 +44,15 @@ def processing_job(
     max_runtime_seconds: int = 3600,
     volume_size_gb: int = 30,
     kms_key_id: str | None = None,
+    vpc: dict[str, list[str]] | None = None,
+    network_isolation: bool = False,
 ) -> dict[str, Any]:
     """CreateProcessingJob: run ``<code_uri>/<script>`` with each input under
-    /opt/ml/processing/input/<name>/ and upload /opt/ml/processing/output/<name>/ to its S3 URI."""
+    /opt/ml/processing/input/<name>/ and upload /opt/ml/processing/output/<name>/ to its S3 URI.
+
+    ``kms_key_id`` encrypts the outputs and the job's volume; ``vpc`` (see vpc_config) and
+    ``network_isolation`` become its NetworkConfig. A processing job can run isolated: SageMaker itself
+    downloads the inputs (the code included) and uploads the outputs."""
     processing_inputs = [
         {
             "InputName": "code",
@@ -76,6 +91,15 @@ def processing_job(
         "StoppingCondition": _stopping(max_runtime_seconds),
         "Environment": dict(environment or {}),
     }
+    if kms_key_id:
+        request["ProcessingResources"]["ClusterConfig"]["VolumeKmsKeyId"] = kms_key_id
+    network: dict[str, Any] = {}
+    if network_isolation:
+        network["EnableNetworkIsolation"] = True
+    if vpc:
+        network["VpcConfig"] = dict(vpc)
+    if network:
+        request["NetworkConfig"] = network
     if not request["AppSpecification"]["ContainerArguments"]:
         del request["AppSpecification"]["ContainerArguments"]
     return request
@@ -113,13 +137,19 @@ def training_job(
     environment: dict[str, str] | None = None,
     volume_size_gb: int = 30,
     kms_key_id: str | None = None,
+    vpc: dict[str, list[str]] | None = None,
 ) -> dict[str, Any]:
     """CreateTrainingJob in script mode: the framework image runs ``entry_point`` from the source
-    tarball; ``model.tar.gz`` lands at ``<output_path><job_name>/output/``."""
+    tarball; ``model.tar.gz`` lands at ``<output_path><job_name>/output/``.
+
+    No network isolation: in script mode the container itself downloads ``sagemaker_submit_directory``
+    from S3, which an isolated container cannot do."""
     output_config: dict[str, Any] = {"S3OutputPath": output_path}
+    resources: dict[str, Any] = {"InstanceCount": 1, "InstanceType": instance_type, "VolumeSizeInGB": volume_size_gb}
     if kms_key_id:
         output_config["KmsKeyId"] = kms_key_id
-    return {
+        resources["VolumeKmsKeyId"] = kms_key_id
+    request: dict[str, Any] = {
         "TrainingJobName": job_name,
         "RoleArn": role_arn,
         "AlgorithmSpecification": {
@@ -141,19 +171,28 @@ def training_job(
             for name, uri in channels.items()
         ],
         "OutputDataConfig": output_config,
-        "ResourceConfig": {"InstanceCount": 1, "InstanceType": instance_type, "VolumeSizeInGB": volume_size_gb},
+        "ResourceConfig": resources,
         "StoppingCondition": _stopping(max_runtime_seconds),
         "Environment": dict(environment or {}),
     }
+    if vpc:
+        request["VpcConfig"] = dict(vpc)
+    return request
 
 
-def model_from_package(*, model_name: str, role_arn: str, model_package_arn: str) -> dict[str, Any]:
-    """CreateModel that serves a registered model package version."""
-    return {
+def model_from_package(*, model_name: str, role_arn: str, model_package_arn: str,
+                       vpc: dict[str, list[str]] | None = None) -> dict[str, Any]:
+    """CreateModel that serves a registered model package version. A Batch Transform job runs in the
+    model's VpcConfig. No network isolation: the serving container downloads its inference code
+    (SAGEMAKER_SUBMIT_DIRECTORY) from S3 when it starts."""
+    request: dict[str, Any] = {
         "ModelName": model_name,
         "ExecutionRoleArn": role_arn,
         "Containers": [{"ModelPackageName": model_package_arn}],
     }
+    if vpc:
+        request["VpcConfig"] = dict(vpc)
+    return request
 
 
 def transform_job(
@@ -174,8 +213,10 @@ def transform_job(
 ) -> dict[str, Any]:
     """CreateTransformJob: each input object ``x`` becomes ``<output_uri>x.out``, lines in, lines out."""
     output: dict[str, Any] = {"S3OutputPath": output_uri, "Accept": accept, "AssembleWith": "Line"}
+    resources: dict[str, Any] = {"InstanceCount": 1, "InstanceType": instance_type}
     if kms_key_id:
         output["KmsKeyId"] = kms_key_id
+        resources["VolumeKmsKeyId"] = kms_key_id
     request: dict[str, Any] = {
         "TransformJobName": job_name,
         "ModelName": model_name,
@@ -190,7 +231,7 @@ def transform_job(
             "CompressionType": "None",
         },
         "TransformOutput": output,
-        "TransformResources": {"InstanceCount": 1, "InstanceType": instance_type},
+        "TransformResources": resources,
     }
     if environment:
         request["Environment"] = dict(environment)

@@ -111,8 +111,12 @@ def test_everything_points_at_the_sandbox_service_consistently():
     assert env["AWS_ENDPOINT_URL"] == endpoint
     aws = json.loads(env["AIRFLOW_CONN_AWS_DEFAULT"])
     assert aws["conn_type"] == "aws" and aws["extra"]["endpoint_url"] == endpoint
-    slack = json.loads(env["AIRFLOW_CONN_SLACK_ONCALL"])
-    assert slack["conn_type"] == "slack" and slack["extra"]["base_url"] == f"{endpoint}/_sandbox/slack/api/"
+    # slack_oncall is in the sandbox's Secrets Manager, read through the provider's backend, as `sandbox env` sets it.
+    assert "AIRFLOW_CONN_SLACK_ONCALL" not in env
+    from sandbox import profile as sandbox_profile
+
+    assert env["AIRFLOW__SECRETS__BACKEND"] == sandbox_profile.environment(endpoint)["AIRFLOW__SECRETS__BACKEND"]
+    assert json.loads(env["AIRFLOW__SECRETS__BACKEND_KWARGS"]) == sandbox_profile.secrets_backend_kwargs(endpoint)
     config = EnvironmentConfig.from_json(env["AIRFLOW_VAR_DEMAND_FORECAST_ENV"], "compose")
     from sandbox import profile
 

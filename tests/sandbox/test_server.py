@@ -122,7 +122,7 @@ def test_env_prints_exports_that_reach_the_sandbox(sandbox, unique, tmp_path):
     assert f"running at {sandbox.endpoint}" in done.stdout
     assert [f["error"] for f in sandbox.client.faults() if f.get("error") == unique] == [unique]
     sandbox.client.clear_faults()
-    assert "AIRFLOW_CONN_AWS_DEFAULT" in out and "AIRFLOW_HOME" in out and "AIRFLOW_CONN_SLACK_ONCALL" in out
+    assert "AIRFLOW_CONN_AWS_DEFAULT" in out and "AIRFLOW_HOME" in out and "SecretsManagerBackend" in out
 
 
 def test_status_command_when_running_and_when_not(sandbox, tmp_path):

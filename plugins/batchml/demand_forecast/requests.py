@@ -35,8 +35,20 @@ def profile_parameters(settings) -> dict[str, Any]:
 
 
 def _common(run: dict[str, Any]) -> dict[str, Any]:
-    return {"role_arn": run["env"]["sagemaker_role_arn"], "image_uri": run["image_uri"],
-            "kms_key_id": run["env"].get("kms_key_id")}
+    """What every job takes from the environment Variable: the role, the image, the KMS key, the VPC."""
+    env = run["env"]
+    return {"role_arn": env["sagemaker_role_arn"], "image_uri": run["image_uri"],
+            "kms_key_id": env.get("kms_key_id"), "vpc": _vpc(run)}
+
+
+def _vpc(run: dict[str, Any]) -> dict[str, list[str]] | None:
+    return job_requests.vpc_config(run["env"].get("vpc_subnet_ids"), run["env"].get("vpc_security_group_ids"))
+
+
+def _isolated(run: dict[str, Any]) -> bool:
+    """Processing jobs need no network (SageMaker moves their inputs and outputs), so they run isolated
+    when the environment asks for it; training and serving fetch their script from S3 themselves."""
+    return bool(run["env"].get("network_isolation"))
 
 
 def _job_prefix(run: dict[str, Any], area: str, job_name: str) -> str:
@@ -56,6 +68,7 @@ def preprocessing(run: dict[str, Any], *, job_name: str) -> dict[str, Any]:
                    "--horizon-days", str(run["model"]["horizon_days"]),
                    "--training-origins-days", str(run["model"]["training_origins_days"])],
         max_runtime_seconds=run["model"]["max_runtime_seconds"],
+        network_isolation=_isolated(run),
     )
 
 
@@ -88,6 +101,7 @@ def evaluation(run: dict[str, Any], *, job_name: str, features: dict[str, Any], 
         arguments=["--base-dir", job_requests.PROCESSING_BASE, "--partition-date", run["partition_date"],
                    "--champion-arn", champion.get("model_package_arn", "")],
         max_runtime_seconds=run["model"]["max_runtime_seconds"],
+        network_isolation=_isolated(run),
     )
 
 
@@ -128,7 +142,7 @@ def batch_prediction(run: dict[str, Any], *, job_name: str, features: dict[str, 
         raise ValueError(f"no model package to predict with (the gate chose {decision.get('use')!r})")
     return {
         "Model": job_requests.model_from_package(model_name=job_name, role_arn=run["env"]["sagemaker_role_arn"],
-                                                 model_package_arn=chosen),
+                                                 model_package_arn=chosen, vpc=_vpc(run)),
         "Transform": job_requests.transform_job(
             job_name=job_name, model_name=job_name,
             input_uri=features["outputs"]["scoring"], output_uri=_job_prefix(run, "predictions", job_name),
