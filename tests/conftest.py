@@ -146,6 +146,8 @@ def unique(request) -> str:
 # modules on two workers run side by side. The slow units start first, because the suite's wall time is set
 # by the longest of them.
 SHARED_DIRECTORIES = ("tests/scheduler",)
+# Modules in those directories that start their own servers instead of the shared fixture.
+OWN_SERVERS = ("tests/scheduler/test_make_airflow.py",)
 SLOW_FIRST = ("tests/scheduler", "tests/e2e")
 
 
@@ -153,7 +155,7 @@ def group_of(nodeid: str) -> str:
     """The unit of work a test belongs to: its shared directory, or else its module."""
     path = nodeid.split("::", 1)[0]
     for directory in SHARED_DIRECTORIES:
-        if path.startswith(directory + "/"):
+        if path.startswith(directory + "/") and path not in OWN_SERVERS:
             return directory
     return path
 
