@@ -31,6 +31,14 @@ from tools.demo import free_port, start_sandbox  # noqa: E402
 USER = "admin"
 
 
+def _unused_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 class Stack:
     def __init__(self, root: Path, *, api_port: int = 8080, sandbox_port: int = 4566, seed_end: str | None = None,
                  env: dict[str, str] | None = None, password: str | None = None):
@@ -44,8 +52,9 @@ class Stack:
         self.airflow: subprocess.Popen | None = None
         self.endpoint = ""
         self._token: tuple[str, float] | None = None
-        # The components' log servers, moved off 8793/8794 when those are taken (another stack, a worker).
-        self.log_ports = (free_port(8793), free_port(8794))
+        # The components' log servers, on ports the OS picks: two stacks built at once (the scheduler tests
+        # run `make airflow`'s own stack beside theirs) would both see 8793 free and then collide on it.
+        self.log_ports = (_unused_port(), _unused_port())
 
     @property
     def url(self) -> str:
