@@ -2,6 +2,7 @@
 `airflow standalone`) with this repo's DAGs, plugins and connections pointed at the sandbox.
 
     python tools/stack.py [--port 8080] [--sandbox-port 4566]
+    python tools/stack.py backfill --from-date D1 --to-date D2   # on the running stack, from another shell
 
 Prints the UI's URL and login, then runs until Ctrl-C, which stops everything it started. The
 real-scheduler tests use the same Stack class on free loopback ports.
@@ -102,10 +103,16 @@ class Stack:
         last = datetime.fromisoformat(self.seed_end).date() if self.seed_end \
             else datetime.now(UTC).date() - timedelta(days=1)
         first = last - timedelta(days=2)
+        state_dir = os.path.relpath(self.root, REPO)
         return {
             "status": f"{python} -m sandbox status --port {self.endpoint.rsplit(':', 1)[1]}",
-            "backfill": f"source {env_file} && airflow backfill create --dag-id demand_forecast "
-                        f"--from-date {first} --to-date {last}",
+            # Through the REST API, not `airflow backfill create`: on this stack's SQLite DB the CLI's
+            # transaction can find the database locked by the running scheduler and fail outright
+            # (SQLite refuses a read-to-write upgrade at once, whatever the busy timeout). `env` is for
+            # any other airflow command.
+            "backfill": f"{python} tools/stack.py backfill --state-dir {state_dir} --from-date {first} "
+                        f"--to-date {last}",
+            "env": f"source {env_file} && airflow dags list-runs demand_forecast",
         }
 
     def start(self, timeout: float = 180) -> None:
@@ -129,6 +136,11 @@ class Stack:
         self.started_at = datetime.now(UTC)
         if self.password is None:
             self.password = self.login()[1]
+        # What `tools/stack.py backfill` needs to reach this stack from another shell (a local, gitignored
+        # file readable only by its owner, as Airflow's own generated password file is).
+        record = self.root / "stack.json"
+        record.write_text(json.dumps({"url": self.url, "user": USER, "password": self.password}))
+        record.chmod(0o600)
 
     def _wait_healthy(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -169,6 +181,40 @@ class Stack:
             self.sandbox.terminate()
             self.sandbox.wait(timeout=30)
 
+    def create_backfill(self, first, last, *, reprocess: str = "none", max_active_runs: int = 3) -> dict:
+        """Create a backfill through the REST API, with the DAG paused meanwhile (the README says why).
+
+        Airflow 3.3.2 on SQLite, which `airflow standalone` uses, races a reprocessing backfill against the
+        scheduler: creating it clears and commits the existing runs one at a time, the scheduler starts them,
+        the next write finds the database locked, the API answers 503, and its cleanup deletes the runs it
+        had adopted while the scheduler holds them, which kills the scheduler (ObjectDeletedError). With the
+        DAG paused the scheduler leaves those runs alone; a 503 is then safe to retry, as Airflow's cleanup
+        intends. The DAG's paused state is restored afterwards.
+        """
+        was_paused = self.api("GET", "/dags/demand_forecast")["is_paused"]
+        self.api("PATCH", "/dags/demand_forecast", {"is_paused": True})
+        try:
+            for attempt in range(5):
+                try:
+                    return self.api("POST", "/backfills", {
+                        "dag_id": "demand_forecast", "from_date": f"{first}T00:00:00Z",
+                        "to_date": f"{last}T00:00:00Z", "reprocess_behavior": reprocess,
+                        "max_active_runs": max_active_runs, "run_backwards": False, "dag_run_conf": {}})
+                except RuntimeError as e:
+                    if ": 503 " not in str(e) or attempt == 4:
+                        raise
+                    time.sleep(2)
+        finally:
+            self.api("PATCH", "/dags/demand_forecast", {"is_paused": was_paused})
+
+    @classmethod
+    def attach(cls, root: Path) -> Stack:
+        """The running stack whose state is in `root` (for commands from another shell)."""
+        record = json.loads((Path(root) / "stack.json").read_text())
+        stack = cls(root, password=record["password"])
+        stack.api_port = int(record["url"].rsplit(":", 1)[1])
+        return stack
+
     # -- REST API ------------------------------------------------------------------------------------------
     def token(self) -> str:
         if self._token is None or self._token[1] < time.monotonic():
@@ -191,7 +237,31 @@ class Stack:
         return json.loads(body) if body else None
 
 
+def backfill_main(argv: list[str]) -> int:
+    """`tools/stack.py backfill`: create a backfill on the running `make airflow` stack."""
+    parser = argparse.ArgumentParser(prog="tools/stack.py backfill", description=backfill_main.__doc__)
+    parser.add_argument("--state-dir", default=str(REPO / ".stack"))
+    parser.add_argument("--from-date", required=True, type=lambda v: datetime.strptime(v, "%Y-%m-%d").date())
+    parser.add_argument("--to-date", required=True, type=lambda v: datetime.strptime(v, "%Y-%m-%d").date())
+    parser.add_argument("--reprocess-behavior", default="none", choices=["none", "failed", "completed"])
+    parser.add_argument("--max-active-runs", type=int, default=3)
+    args = parser.parse_args(argv)
+    try:
+        stack = Stack.attach(Path(args.state_dir))
+    except FileNotFoundError:
+        print(f"No running stack in {args.state_dir}: start one with `make airflow`.", file=sys.stderr)
+        return 2
+    created = stack.create_backfill(args.from_date, args.to_date, reprocess=args.reprocess_behavior,
+                                    max_active_runs=args.max_active_runs)
+    print(f"Backfill {created['id']} created: demand_forecast {args.from_date} .. {args.to_date} "
+          f"(reprocess: {args.reprocess_behavior}); follow it at {stack.url}/dags/demand_forecast/backfills")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["backfill"]:
+        return backfill_main(argv[1:])
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--port", type=int, default=8080, help="the UI and REST API (default 8080)")
     parser.add_argument("--sandbox-port", type=int, default=4566)
@@ -218,6 +288,8 @@ In another shell, at the repo root:
   {commands['status']}
 demand_forecast is paused: unpause it in the UI, or backfill the last three seeded days with
   {commands['backfill']}
+Any other airflow command works against this stack after `source`-ing its environment, e.g.
+  {commands['env']}
 Ctrl-C stops everything.""", flush=True)
         while stack.airflow.poll() is None:
             time.sleep(1)

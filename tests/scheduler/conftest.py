@@ -56,28 +56,8 @@ def wait_for(predicate, timeout: float, interval: float = 3, what: str = "condit
 
 
 def backfill(stack: Stack, first: date, last: date, reprocess: str = "none", max_active_runs: int = 3) -> dict:
-    """Create a backfill through the REST API, with the DAG paused meanwhile (the README says why).
-
-    Airflow 3.3.2 on SQLite, which `airflow standalone` uses, races a reprocessing backfill against the
-    scheduler: creating it clears and commits the existing runs one at a time, the scheduler starts them,
-    the next write finds the database locked, the API answers 503, and its cleanup deletes the runs it had
-    adopted while the scheduler holds them, which kills the scheduler (ObjectDeletedError). With the DAG
-    paused the scheduler leaves those runs alone; a 503 is then safe to retry, as Airflow's cleanup intends.
-    """
-    stack.api("PATCH", "/dags/demand_forecast", {"is_paused": True})
-    try:
-        for attempt in range(5):
-            try:
-                return stack.api("POST", "/backfills", {
-                    "dag_id": "demand_forecast", "from_date": f"{first}T00:00:00Z", "to_date": f"{last}T00:00:00Z",
-                    "reprocess_behavior": reprocess, "max_active_runs": max_active_runs, "run_backwards": False,
-                    "dag_run_conf": {}})
-            except RuntimeError as e:
-                if ": 503 " not in str(e) or attempt == 4:
-                    raise
-                time.sleep(2)
-    finally:
-        stack.api("PATCH", "/dags/demand_forecast", {"is_paused": False})
+    """The stack's own backfill (`tools/stack.py backfill`), which pauses the DAG meanwhile."""
+    return stack.create_backfill(first, last, reprocess=reprocess, max_active_runs=max_active_runs)
 
 
 def wait_backfill(stack: Stack, backfill_id: int, timeout: float = 1500) -> dict:

@@ -49,7 +49,7 @@ def test_ctrl_c_stops_everything_make_airflow_started(tmp_path):
         # Every command it prints works exactly as printed, pasted into a new shell at the repo root.
         commands = re.search(r"In another shell, at the repo root:\n(.*)Ctrl-C stops everything", printed, re.S)
         pasted = [line.strip() for line in commands.group(1).splitlines() if line.startswith("  ")]
-        assert len(pasted) == 2 and "backfill create" in pasted[1], printed
+        assert len(pasted) == 3 and "backfill" in pasted[1] and pasted[2].startswith("source "), printed
         new_shell = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(tmp_path), "LANG": "C.UTF-8"}
         for command in pasted:
             done = subprocess.run(["bash", "-c", command], cwd=REPO, env=new_shell, capture_output=True, text=True,
@@ -59,7 +59,7 @@ def test_ctrl_c_stops_everything_make_airflow_started(tmp_path):
         backfills = urllib.request.Request(f"http://localhost:{api_port}/api/v2/backfills?dag_id=demand_forecast",
                                            headers={"Authorization": f"Bearer {token}"})
         [created] = json.loads(urllib.request.urlopen(backfills, timeout=10).read())["backfills"]
-        assert created["dag_id"] == "demand_forecast"
+        assert created["dag_id"] == "demand_forecast" and created["from_date"][:10] == pasted[1].split()[-3]
 
         started = psutil.Process(proc.pid).children(recursive=True)
         titles = " ".join(" ".join(p.cmdline()) for p in started)
