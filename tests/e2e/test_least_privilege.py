@@ -25,6 +25,12 @@ DAY = LAST_DAY - timedelta(days=8)  # no other e2e test uses it, and no model ve
 
 @pytest.fixture(scope="module")
 def recorded_run(pipeline):
+    # A first run on a fresh deployment stages the job code (content-addressed, so a run after another
+    # test's would find it staged and never call PutObject): remove it, so the record shows that path.
+    s3 = pipeline.sandbox.boto3_client("s3")
+    staged = s3.list_objects_v2(Bucket="demand-forecast-sandbox", Prefix="ml/demand_forecast/code/").get("Contents", [])
+    if staged:
+        s3.delete_objects(Bucket="demand-forecast-sandbox", Delete={"Objects": [{"Key": o["Key"]} for o in staged]})
     pipeline.sandbox.client.clear_access()
     code, log = pipeline.dags_test(DAY)
     assert code == 0, log[-3000:]

@@ -128,8 +128,13 @@ class AthenaUnloadOperator(WaitsForAwsWork, AwsBaseOperator[AthenaHook]):
             "QueryString": statement,
             "QueryExecutionContext": {"Database": self.database},
             "WorkGroup": self.workgroup,
-            # Same token if botocore resends this exact call after a network error: still one query.
-            "ClientRequestToken": hashlib.sha256(statement.encode() + repr(params).encode()).hexdigest()[:64],
+            # Same token if botocore resends this exact call after a network error: still one query. The task
+            # instance's id (new for every try, and for every run of a day again) keeps a later run's identical
+            # statement from being answered with the earlier run's query: Athena returns the query a token
+            # already started instead of running it, and this run has just emptied its output prefix.
+            "ClientRequestToken": hashlib.sha256(
+                statement.encode() + repr(params).encode() + str(getattr(context["ti"], "id", "")).encode()
+            ).hexdigest()[:64],
         }
         if params:
             kwargs["ExecutionParameters"] = params
