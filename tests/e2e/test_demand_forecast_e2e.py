@@ -173,9 +173,10 @@ def test_webhook_connection_pages_through_the_webhook(pipeline):
         # A connection in the environment is looked up after the secrets backend: switch the backend off.
         code, log = pipeline.dags_test(day, AIRFLOW_CONN_SLACK_ONCALL=_json.dumps(webhook), AIRFLOW__SECRETS__BACKEND="")
     assert code != 0
-    # Both extracts fail; whichever fails first pages, the other is counted, not posted.
+    # The three Athena tasks (two extracts and the data profile) all fail; whichever fails first pages, the
+    # others are counted, not posted.
     [page] = alerts(pipeline, day)
-    assert page["via"] == "webhook" and re.search(r"extract_(training|scoring) failed", page["text"])
+    assert page["via"] == "webhook" and re.search(r"(extract_training|extract_scoring|profile_extracts) failed", page["text"])
     assert "InternalServerException" in page["text"]
     assert "e2e-webhook" not in log
 
