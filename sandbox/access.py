@@ -1,13 +1,14 @@
-"""What the sandbox was asked to do, as IAM would authorise it: (principal, action, resource, condition keys).
+"""What the sandbox was asked to do, as IAM authorises it: (principal, action, resource, condition keys).
 
-A record, not enforcement: IAM is not enforced in the sandbox yet (issue 11, phase 3). The record is what a
-least-privilege check needs: a test runs the pipeline, reads ``GET /_sandbox/access`` and evaluates every
-entry against the template's policies (sufficient), and the policies' statements against the entries
-(unused ones). The principal is the request's access key id; the resource is the ARN that IAM checks for
-that action (for Glue, the catalog, database and table are all checked, so all three are recorded).
+``entries_for`` derives what IAM checks for a request: the action and the ARN it checks for that action
+(for Glue, the catalog, database and table are all checked, so all three are entries), with the condition
+keys the template's policies test (``s3:prefix``, ``iam:PassedToService``). The server authorises those
+entries (sandbox.iam) and records them with the verdict; ``GET /_sandbox/access`` returns the record, which
+the least-privilege tests compare with the template's policies. The principal is ``sandbox`` for the
+administrator key, else the caller's ARN (an assumed-role session for the Airflow role and the jobs).
 
-Only calls made over HTTP are recorded: what the sandbox's own jobs read and write moves inside the
-sandbox, so the execution role's use is not in the record.
+Calls the sandbox makes in-process for a job (its inputs, outputs and logs, as SageMaker's agents make them
+with the execution role) are authorised and recorded too, as that job's execution-role session.
 """
 
 from __future__ import annotations
@@ -32,16 +33,19 @@ class AccessRecord:
         self._query_workgroups: dict[str, str] = {}
 
     # -- recording ------------------------------------------------------------------------------------
-    def note(self, info: RequestInfo, environ: dict[str, Any]) -> None:
+    def entries_for(self, info: RequestInfo, environ: dict[str, Any]) -> list[tuple[str, str, dict]]:
+        """What IAM checks for this request; empty for calls IAM does not authorise."""
         if not info.service or (info.service, info.operation) in _UNCHECKED:
-            return
+            return []
         try:
-            entries = self._entries_for(info, environ)
+            return self._entries_for(info, environ)
         except Exception as e:  # a request the table does not know is recorded as such, never dropped
-            entries = [(f"{info.service}:{info.operation}", f"unknown ({type(e).__name__}: {e})", {})]
+            return [(f"{info.service}:{info.operation}", f"unknown ({type(e).__name__}: {e})", {})]
+
+    def add(self, principal: str, entries: list[tuple[str, str, dict]], *, allowed: bool = True) -> None:
         with self._lock:
             for action, resource, context in entries:
-                key = (info.access_key or "anonymous", action, resource, tuple(sorted(context.items())))
+                key = (principal, action, resource, tuple(sorted(context.items())), allowed)
                 self._counts[key] = self._counts.get(key, 0) + 1
 
     def note_response(self, info: RequestInfo, body: bytes) -> None:
@@ -57,8 +61,8 @@ class AccessRecord:
 
     def entries(self) -> list[dict[str, Any]]:
         with self._lock:
-            return [{"principal": p, "action": a, "resource": r, "context": dict(c), "count": n}
-                    for (p, a, r, c), n in sorted(self._counts.items())]
+            return [{"principal": p, "action": a, "resource": r, "context": dict(c), "allowed": ok, "count": n}
+                    for (p, a, r, c, ok), n in sorted(self._counts.items())]
 
     def clear(self) -> None:
         with self._lock:
@@ -104,6 +108,12 @@ class AccessRecord:
             return [(action, f"{arn}:log-group:{group}:" + (f"log-stream:{stream}" if stream else "*"), {})]
         if info.service == "secretsmanager":
             return [(action, _secret_arn(params.get("SecretId", ""), region, account), {})]
+        if info.service in ("sts", "iam"):
+            form = {k: v[0] for k, v in parse_qs((info.body or b"").decode("utf-8", "replace")).items()}
+            arn = form.get("RoleArn") or form.get("PolicySourceArn")
+            if not arn and form.get("RoleName"):
+                arn = f"arn:aws:iam::{account}:role/{form['RoleName']}"
+            return [(action, arn or "*", {})]
         return [(action, "*", {})]
 
 

@@ -63,6 +63,7 @@ class S3Store:
         """Every object under the prefix (no delimiter), sorted by key."""
         from moto.s3.models import FakeDeleteMarker
 
+        _check("s3:ListBucket", f"arn:aws:s3:::{bucket}", {"s3:prefix": prefix})
         b = self._bucket(bucket)
         out = []
         for name, key in list(b.keys.items()):
@@ -73,6 +74,7 @@ class S3Store:
         return sorted(out, key=lambda o: o.key)
 
     def get(self, bucket: str, key: str) -> bytes:
+        _check("s3:GetObject", f"arn:aws:s3:::{bucket}/{key}")
         self._bucket(bucket)
         obj = self.backend.get_object(bucket, key)
         if obj is None:
@@ -80,6 +82,7 @@ class S3Store:
         return obj.value
 
     def head(self, bucket: str, key: str) -> S3Object | None:
+        _check("s3:GetObject", f"arn:aws:s3:::{bucket}/{key}")  # HeadObject is authorised as GetObject
         b = self._bucket(bucket)
         obj = b.keys.get(key)
         if obj is None or not hasattr(obj, "size"):
@@ -87,6 +90,7 @@ class S3Store:
         return S3Object(bucket, key, obj.size, obj.etag.strip('"'), obj.last_modified.replace(tzinfo=UTC))
 
     def put(self, bucket: str, key: str, data: bytes, content_type: str | None = None) -> None:
+        _check("s3:PutObject", f"arn:aws:s3:::{bucket}/{key}")
         self._bucket(bucket)
         with self._lock:
             obj = self.backend.put_object(bucket, key, data)
@@ -94,6 +98,7 @@ class S3Store:
             obj.set_metadata({"Content-Type": content_type})
 
     def delete(self, bucket: str, key: str) -> None:
+        _check("s3:DeleteObject", f"arn:aws:s3:::{bucket}/{key}")
         self.backend.delete_object(bucket, key)
 
     def delete_prefix(self, bucket: str, prefix: str) -> int:
@@ -101,6 +106,14 @@ class S3Store:
         for obj in objects:
             self.delete(bucket, obj.key)
         return len(objects)
+
+
+def _check(action: str, resource: str, context: dict[str, str] | None = None) -> None:
+    """Authorise an in-process call as the principal this thread acts for (a job's execution role); calls
+    the sandbox makes for itself pass (sandbox.iam.check_in_process)."""
+    from sandbox import iam
+
+    iam.check_in_process(action.split(":", 1)[0], action, resource, context)
 
 
 def glue_backend(region: str, account_id: str = DEFAULT_ACCOUNT_ID):
@@ -131,10 +144,13 @@ class LogWriter:
         self.account_id = account_id
         self._lock = threading.Lock()
         backend = logs_backend(region, account_id)
+        self._arn = f"arn:aws:logs:{region}:{account_id}:log-group:{group}:log-stream:{stream}"
         with _LOGS_LOCK:
             if group not in backend.groups:
+                _check("logs:CreateLogGroup", f"arn:aws:logs:{region}:{account_id}:log-group:{group}:*")
                 backend.create_log_group(group, {})
             if stream not in backend.groups[group].streams:
+                _check("logs:CreateLogStream", self._arn)
                 backend.create_log_stream(group, stream)
 
     def write(self, lines: list[str], timestamp_ms: int | None = None) -> None:
@@ -142,6 +158,7 @@ class LogWriter:
             return
         ts = timestamp_ms or int(now().timestamp() * 1000)
         events: list[dict[str, Any]] = [{"timestamp": ts, "message": line} for line in lines]
+        _check("logs:PutLogEvents", self._arn)
         with self._lock:
             logs_backend(self.region, self.account_id).put_log_events(self.group, self.stream, events)
 

@@ -26,6 +26,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--validate-responses", action="store_true",
                    help="check every response the sandbox produces against botocore's model")
     p.add_argument("--verbose", action="store_true", help="log every request")
+    p.add_argument("--no-iam", dest="iam", action="store_false",
+                   help="allow every call (IAM policies are enforced by default; for experimenting)")
     p.add_argument("--ready-file", help=argparse.SUPPRESS)
 
     p = sub.add_parser("env", help="print the export lines that point boto3 and Airflow at the sandbox")
@@ -94,7 +96,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     serve(args.host, args.port, args.state_dir, validate_responses=args.validate_responses,
           max_concurrent_jobs=args.max_concurrent_jobs, cpus=args.cpus, verbose=args.verbose,
-          ready_file=args.ready_file)
+          ready_file=args.ready_file, iam_enforced=args.iam)
     return 0
 
 
@@ -116,6 +118,9 @@ def _status(args: argparse.Namespace) -> int:
         return 0
     print(f"sandbox: running at {status['endpoint']} (pid {status['pid']}, up {status['uptime_s']}s)")
     print(f"  state dir: {status['state_dir']}")
+    enforced = (status.get("iam") or {}).get("enforced")
+    print("  IAM: " + ("enforced (the callers' policies decide every call)" if enforced
+                       else "NOT enforced (started with --no-iam): every call is allowed"))
     for bucket, info in status["s3"].items():
         print(f"  s3://{bucket}: {info['objects']} objects, {info['bytes'] / 1e6:.1f} MB")
     for db, tables in status["glue"].items():

@@ -20,6 +20,8 @@ class SandboxContext:
     default_region: str = "us-east-1"
     validate_responses: bool = False
     max_concurrent_jobs: int = 4
+    # IAM policies decide every call (sandbox.iam); `serve --no-iam` allows everything.
+    iam_enforced: bool = True
     # The CPUs the sandbox's jobs share (`--cpus`; default: this machine's). See containers.thread_environment.
     cpus: int = field(default_factory=lambda: os.cpu_count() or 1)
     faults: FaultRegistry = field(default_factory=FaultRegistry)
@@ -37,11 +39,17 @@ class SandboxContext:
                 self.shape_violations.extend(problems)
 
     def job_environment(self, region: str) -> dict[str, str]:
-        """What a job's process needs to reach 'AWS' from inside the sandbox."""
+        """What a job's process needs to reach 'AWS' from inside the sandbox: the temporary credentials of
+        its execution role's session when the job thread acts as one (sandbox.iam.acting_as), as SageMaker
+        gives a container; the administrator key otherwise."""
+        from sandbox import iam
+
+        principal = iam.current()
+        credentials = principal.credentials if principal is not None and principal.credentials else {
+            "AWS_ACCESS_KEY_ID": iam.ADMIN_ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": iam.ADMIN_ACCESS_KEY}
         return {
             "AWS_ENDPOINT_URL": self.endpoint_url,
-            "AWS_ACCESS_KEY_ID": "sandbox",
-            "AWS_SECRET_ACCESS_KEY": "sandbox",
+            **credentials,
             "AWS_DEFAULT_REGION": region,
             "AWS_REGION": region,
         }

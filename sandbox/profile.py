@@ -17,6 +17,9 @@ BUCKET = "demand-forecast-sandbox"
 PREFIX = "ml"
 ROLE_NAME = "demand-forecast-sagemaker"
 ROLE_ARN = f"arn:aws:iam::{DEFAULT_ACCOUNT_ID}:role/{ROLE_NAME}"
+# The role Airflow's AWS calls are made as: the `aws_default` connection assumes it (its `role_arn` extra), as
+# the deploy runbook configures it on AWS; the sandbox enforces its policy from infra/ (sandbox.iam).
+AIRFLOW_ROLE_ARN = f"arn:aws:iam::{DEFAULT_ACCOUNT_ID}:role/demand-forecast-airflow"
 ATHENA_WORKGROUP = "demand_forecast"
 ATHENA_RESULTS = f"s3://{BUCKET}/athena-results/"
 RAW_DATABASE = "retail"
@@ -82,13 +85,21 @@ def secrets_backend_kwargs(endpoint: str) -> dict:
     provider's backend does not catch AccessDeniedException, and the Airflow role may read this one secret
     only, so a lookup of any other id in Secrets Manager would fail that lookup instead of falling through."""
     return {"connections_prefix": SECRETS_CONNECTIONS_PREFIX, "connections_lookup_pattern": "^slack_oncall$",
-            "variables_prefix": None, "config_prefix": None, "endpoint_url": endpoint, "region_name": REGION}
+            "variables_prefix": None, "config_prefix": None, "endpoint_url": endpoint, "region_name": REGION,
+            **assume_airflow_role(endpoint)}
+
+
+def assume_airflow_role(endpoint: str) -> dict:
+    """Connection extras that make the Amazon provider assume the Airflow role (the provider never sends
+    its assume-role STS call to the global `endpoint_url`: the STS endpoint is given per service)."""
+    return {"role_arn": AIRFLOW_ROLE_ARN, "service_config": {"sts": {"endpoint_url": endpoint}}}
 
 
 def environment(endpoint: str) -> dict[str, str]:
     """Every variable a shell or Airflow needs to run this repo's DAGs against the sandbox."""
     airflow_home = REPO_ROOT / ".airflow"
-    aws_conn = {"conn_type": "aws", "extra": {"endpoint_url": endpoint, "region_name": REGION}}
+    aws_conn = {"conn_type": "aws", "extra": {"endpoint_url": endpoint, "region_name": REGION,
+                                              **assume_airflow_role(endpoint)}}
     webhook_conn = {
         "conn_type": "slackwebhook",
         "host": f"{endpoint}/_sandbox/slack/services",

@@ -23,8 +23,8 @@ TARGET_PREFIXES = {
     "AWSGlue": "glue",
     "Logs_20140328": "logs",
 }
-JSON_SERVICES = {"sagemaker", "athena", "glue", "logs"}
-QUERY_SERVICES = {"sts", "iam"}
+JSON_SERVICES = {"sagemaker", "athena", "glue", "logs", "secretsmanager", "kms"}
+QUERY_SERVICES = {"sts", "iam", "cloudformation"}
 
 _CREDENTIAL_SCOPE = re.compile(r"Credential=([^/,\s]+)/\d{8}/([^/]+)/([^/]+)/aws4_request")
 

@@ -20,9 +20,11 @@ import time
 import traceback
 from typing import Any
 
+from sandbox import iam, iam_api
 from sandbox.access import AccessRecord
 from sandbox.context import SandboxContext, Service
 from sandbox.faults import FaultSpecError
+from sandbox.iam import Authorizer
 from sandbox.protocol import AwsError, error_response, identify, json_response
 from sandbox.slack import SlackService
 
@@ -49,8 +51,11 @@ class SandboxApp:
         self.services: dict[str, Service] = {s.name: s for s in (services or [])}
         self.slack = SlackService(ctx.state_dir, ctx.faults)
         self.started_at = time.time()
-        # (principal, action, resource) of every AWS call, for the least-privilege tests (sandbox.access).
+        # (principal, action, resource) of every AWS call, for the least-privilege tests (sandbox.access),
+        # authorised against the caller's IAM policies unless `serve --no-iam` (sandbox.iam).
         self.access = AccessRecord()
+        self.iam = Authorizer(enabled=ctx.iam_enforced)
+        iam.install(self.iam, self.access)
 
     # -- WSGI ------------------------------------------------------------------------------------------
     def __call__(self, environ: dict[str, Any], start_response):
@@ -66,7 +71,11 @@ class SandboxApp:
                 environ["wsgi.input"] = io.BytesIO(body)
                 environ["CONTENT_LENGTH"] = str(len(body))
             info = identify(environ, body, self.ctx.default_region)
-            self.access.note(info, environ)
+            denied = self._authorise(info, environ)
+            if denied is not None:
+                return self._respond(start_response, denied)
+            if info.service == "iam" and info.operation == "SimulatePrincipalPolicy":
+                return self._respond(start_response, iam_api.simulate_principal_policy(self.iam, info.body))
             fault = self.ctx.faults.take_call_fault(info.service, info.operation)
             if fault is not None:
                 log.info("fault injected: %s.%s -> %s", info.service, info.operation, fault.error)
@@ -82,6 +91,28 @@ class SandboxApp:
             return self._respond(
                 start_response, error_response(None, AwsError("InternalFailure", "sandbox internal error", 500))
             )
+
+    def _authorise(self, info, environ: dict[str, Any]) -> Response | None:
+        """Record the call as IAM would authorise it, and refuse it as AWS does if the caller may not."""
+        entries = self.access.entries_for(info, environ)
+        if not entries:
+            return None
+        token = environ.get("HTTP_X_AMZ_SECURITY_TOKEN") or (info.query.get("X-Amz-Security-Token") or [None])[0]
+        try:
+            principal = self.iam.principal(info.access_key, token, info.service)
+        except AwsError as e:
+            if not self.iam.enabled:
+                self.access.add(info.access_key or "anonymous", entries)
+                return None
+            return error_response(info.service, e)
+        for action, resource, context in entries:
+            decision = self.iam.decide(principal, action, resource, context)
+            if not decision.allowed:
+                self.access.add(principal.label, [(action, resource, context)], allowed=False)
+                log.info("denied: %s %s on %s", principal.arn, action, resource)
+                return error_response(info.service, iam.denial(info.service, principal, action, resource, decision))
+        self.access.add(principal.label, entries)
+        return None
 
     @staticmethod
     def _respond(start_response, response: Response):
@@ -164,6 +195,7 @@ class SandboxApp:
             "pid": os.getpid(),
             "uptime_s": round(time.time() - self.started_at, 1),
             "state_dir": str(self.ctx.state_dir),
+            "iam": {"enforced": self.iam.enabled},
             **inventory(self.ctx),
             **{name: svc.status() for name, svc in self.services.items()},
             "slack": {"messages": len(self.slack.messages())},
@@ -215,7 +247,7 @@ def build_app(ctx: SandboxContext) -> SandboxApp:
 
 def serve(host: str, port: int, state_dir: str, *, validate_responses: bool = False,
           max_concurrent_jobs: int = 4, cpus: int | None = None, verbose: bool = False,
-          ready_file: str | None = None) -> None:
+          ready_file: str | None = None, iam_enforced: bool = True) -> None:
     """Run the sandbox in the foreground until SIGINT/SIGTERM."""
     import signal
     import socket
@@ -244,6 +276,7 @@ def serve(host: str, port: int, state_dir: str, *, validate_responses: bool = Fa
         endpoint_url=f"http://{host}:{port}",
         validate_responses=validate_responses,
         max_concurrent_jobs=max_concurrent_jobs,
+        iam_enforced=iam_enforced,
         **({"cpus": cpus} if cpus else {}),
     )
     app = build_app(ctx)
@@ -266,7 +299,8 @@ def serve(host: str, port: int, state_dir: str, *, validate_responses: bool = Fa
     # A background job of a non-interactive shell starts with SIGINT ignored, and Python then leaves it
     # ignored: Ctrl-C (or `kill -INT`) would do nothing. The sandbox always answers it.
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    print(f"sandbox listening on {ctx.endpoint_url} (state in {ctx.state_dir}); Ctrl-C stops it", flush=True)
+    print(f"sandbox listening on {ctx.endpoint_url} (state in {ctx.state_dir}; IAM "
+          f"{'enforced' if iam_enforced else 'NOT enforced (--no-iam)'}); Ctrl-C stops it", flush=True)
     try:
         server.serve_forever(poll_interval=0.2)
     except KeyboardInterrupt:

@@ -18,6 +18,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from sandbox import iam
 from sandbox.aws import LogWriter
 
 log = logging.getLogger("sandbox.sagemaker")
@@ -45,6 +46,8 @@ class LogSink:
         self._lock = threading.Lock()
         self._closed = threading.Event()
         self._thread = threading.Thread(target=self._loop, name=f"logs:{group}", daemon=True)
+        # The job's logs are written as its execution role, on this sink's own thread too (sandbox.iam).
+        self._principal = iam.current()
 
     def open(self, *channels: str) -> None:
         """Create the named streams now (the others appear with their first line)."""
@@ -74,7 +77,8 @@ class LogSink:
             by_stream.setdefault(stream, []).append((ts, line))
         for stream, events in by_stream.items():
             try:
-                _write_grouped(self._writer(stream), events)
+                with iam.acting_as(self._principal):
+                    _write_grouped(self._writer(stream), events)
             except Exception:  # logs are best effort: never fail a job because of them
                 log.exception("could not write to log stream %s", stream)
 

@@ -14,7 +14,9 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
+from sandbox import iam
 from sandbox.context import SandboxContext
+from sandbox.protocol import AwsError
 from sandbox.sagemaker import containers
 from sandbox.sagemaker.jobs import TRAINING, Job
 from sandbox.sagemaker.process import JobProcess, Launch, Outcome
@@ -76,8 +78,11 @@ class Runner:
     # -- one job -------------------------------------------------------------------------------------
     def _run(self, job: Job) -> None:
         try:
-            execution = self.executions[job.kind.key](job)
-            self._lifecycle(job, execution)
+            with iam.acting_as(_execution_role_session(job)):
+                execution = self.executions[job.kind.key](job)
+                self._lifecycle(job, execution)
+        except AwsError as e:  # the execution role could not be assumed
+            job.finish("Failed", reason=f"ClientError: {e.message}")
         except JobFailure as e:
             job.finish("Failed", reason=str(e))
         except Exception:
@@ -132,6 +137,21 @@ class Runner:
         if outcome.stopped_by:
             _let_stopping_show(job)
         execution.finish(outcome)
+
+
+def _execution_role_session(job: Job) -> iam.Principal | None:
+    """A session of the job's execution role, as SageMaker assumes it: the job's process gets its temporary
+    credentials (SandboxContext.job_environment), and what the sandbox downloads, uploads and logs for the
+    job is authorised against the role (sandbox.iam.check_in_process). A role that does not exist in the
+    sandbox's IAM (tests that never deploy one) leaves the job unrestricted, as before IAM was enforced."""
+    role_arn = job.request.get("RoleArn") or job.extra.get("role_arn")
+    if not role_arn:
+        return None
+    try:
+        return iam.assume_role(role_arn, f"SageMaker-{job.name}", job.region)
+    except AwsError:
+        log.warning("job %s: execution role %s does not exist; the job runs unrestricted", job.name, role_arn)
+        return None
 
 
 def _instance_type(request: dict) -> str | None:

@@ -192,7 +192,9 @@ class SageMakerService:
         elif kind is TRAINING:
             training.check_request(params, self.ctx, state.region)
         else:
-            return {"container": transform.check_request(params, state.registry)}
+            # The job runs as its model's execution role (sandbox.iam).
+            return {"container": transform.check_request(params, state.registry),
+                    "role_arn": state.registry.model(params["ModelName"]).request.get("ExecutionRoleArn")}
         return {}
 
     def _describe_job(self, state: RegionState, params: dict[str, Any], *, kind: JobKind) -> dict[str, Any]:
