@@ -117,7 +117,8 @@ def evaluate(policies: list[dict[str, Any]], action: str, resource: str, context
     for policy in policies:
         statements = policy.get("Statement") or []
         for i, stmt in enumerate(statements if isinstance(statements, list) else [statements]):
-            if statement_matches(stmt, action, resource, context):
+            # moto's CloudFormation leaves an `Fn::If` that chose AWS::NoValue as a null statement.
+            if isinstance(stmt, dict) and statement_matches(stmt, action, resource, context):
                 ref = f"{policy.get('_name', 'policy')}:{stmt.get('Sid') or i}"
                 (denies if stmt.get("Effect") == "Deny" else allows).append(ref)
     if denies:

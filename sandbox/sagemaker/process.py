@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 from sandbox import iam
 from sandbox.aws import LogWriter
+from sandbox.protocol import AwsError
 
 log = logging.getLogger("sandbox.sagemaker")
 
@@ -52,7 +53,10 @@ class LogSink:
     def open(self, *channels: str) -> None:
         """Create the named streams now (the others appear with their first line)."""
         for channel in channels:
-            self._writer(self.streams[channel])
+            try:
+                self._writer(self.streams[channel])
+            except AwsError as e:  # an execution role without log permissions: the job runs, unlogged, as on AWS
+                log.warning("job logs not written: %s", e.message)
         self._thread.start()
 
     def add(self, channel: str, line: str, timestamp_ms: int | None = None) -> None:
