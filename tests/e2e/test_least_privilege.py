@@ -1,10 +1,12 @@
-"""Least privilege, from a recorded run: every AWS call a full partition run made is allowed by the Airflow
-role's policy as the seed deployed it (sufficient), and the statements the run did not use are listed with
-the reason they are needed (minimal).
+"""Least privilege, proven both ways on a recorded run, with IAM enforced by the sandbox (sandbox.iam).
 
-The sandbox records calls (sandbox.access); it does not enforce IAM yet, so a missing permission shows up
-here as a named (action, resource) pair, not as the run's AccessDenied. The execution role is not covered:
-the sandbox's jobs move their data inside the sandbox, not through S3 calls of their own.
+- Sufficient: a full partition run succeeds while every call is authorised against the template's policies,
+  Airflow's as a session of the Airflow role (the `aws_default` connection assumes it) and each job's as a
+  session of the execution role. The sandbox records every (principal, action, resource) it authorised; none
+  was denied, and each is allowed by a statement of that role's policy in infra/demand-forecast.yaml. (The
+  rerun and failure paths run under the same enforcement in tests/e2e/test_demand_forecast_e2e.py.)
+- Minimal: each role's statements that the run never used are listed with the reason they are needed.
+- Negative: without one needed statement, the run fails with the named AccessDenied and pages once.
 """
 
 from __future__ import annotations
@@ -15,22 +17,30 @@ from datetime import timedelta
 
 import pytest
 
-from tests.e2e.conftest import LAST_DAY
+from tests.e2e.conftest import LAST_DAY, alerts
 from tests.unit.test_infra_policies import matching_statements, policy
 
 pytestmark = pytest.mark.e2e
 
 DAY = LAST_DAY - timedelta(days=8)  # no other e2e test uses it, and no model version exists before it
+DENIED_DAY = LAST_DAY - timedelta(days=17)  # the negative test's; it fails before any job
+AIRFLOW_SESSION = ":assumed-role/demand-forecast-airflow/"
+JOB_SESSION = ":assumed-role/demand-forecast-sagemaker/"
 
 
-@pytest.fixture(scope="module")
-def recorded_run(pipeline):
-    # A first run on a fresh deployment stages the job code (content-addressed, so a run after another
-    # test's would find it staged and never call PutObject): remove it, so the record shows that path.
+def _unstage_code(pipeline) -> None:
+    """A first run on a fresh deployment stages the job code (content-addressed, so a run after another
+    test's would find it staged and never call PutObject): remove it, so the run takes that path."""
     s3 = pipeline.sandbox.boto3_client("s3")
     staged = s3.list_objects_v2(Bucket="demand-forecast-sandbox", Prefix="ml/demand_forecast/code/").get("Contents", [])
     if staged:
         s3.delete_objects(Bucket="demand-forecast-sandbox", Delete={"Objects": [{"Key": o["Key"]} for o in staged]})
+
+
+@pytest.fixture(scope="module")
+def recorded_run(pipeline):
+    assert pipeline.sandbox.client.status()["iam"] == {"enforced": True}
+    _unstage_code(pipeline)
     pipeline.sandbox.client.clear_access()
     code, log = pipeline.dags_test(DAY)
     assert code == 0, log[-3000:]
@@ -43,12 +53,23 @@ def recorded_run(pipeline):
     return entries, refs
 
 
-def test_every_call_of_a_partition_run_is_allowed_by_the_airflow_role(recorded_run, pipeline):
+def _of(entries: list[dict], session: str) -> list[dict]:
+    return [e for e in entries if session in e["principal"]]
+
+
+@pytest.mark.parametrize(("role", "session", "at_least"), [("AirflowRole", AIRFLOW_SESSION, 30),
+                                                           ("ExecutionRole", JOB_SESSION, 10)])
+def test_every_call_of_a_partition_run_is_allowed_by_the_role_that_made_it(recorded_run, pipeline, role, session,
+                                                                           at_least):
     entries, refs = recorded_run
-    assert len(entries) > 30
-    denied = [e for e in entries if not matching_statements("AirflowRole", e["action"], e["resource"], refs, e["context"])]
     (pipeline.logs / "least-privilege-record.json").write_text(json.dumps(entries, indent=1))
-    assert not denied, "calls the Airflow role's policy does not allow:\n" + "\n".join(
+    # Enforced: the run succeeded, and the sandbox refused nothing on the way (no retry hid a denial).
+    assert not [e for e in entries if not e["allowed"]]
+    mine = _of(entries, session)
+    assert len(mine) > at_least, {e["principal"] for e in entries}
+    # Each call is allowed by the role's policy in the template as written (not only as deployed).
+    denied = [e for e in mine if not matching_statements(role, e["action"], e["resource"], refs, e["context"])]
+    assert not denied, f"calls the {role}'s policy does not allow:\n" + "\n".join(
         f"{e['action']} {e['resource']} {e['context'] or ''}" for e in denied)
 
 
@@ -82,7 +103,7 @@ NOT_RECORDED_STATEMENTS = {"ReadRawTablesThroughAthena": "the raw files, read by
 def test_the_statements_a_run_does_not_use_are_the_ones_other_paths_need(recorded_run, pipeline):
     entries, refs = recorded_run
     used = defaultdict(set)
-    for e in entries:
+    for e in _of(entries, AIRFLOW_SESSION):
         for sid in matching_statements("AirflowRole", e["action"], e["resource"], refs, e["context"]):
             used[sid].add(e["action"])
     unused = {}
@@ -99,3 +120,74 @@ def test_the_statements_a_run_does_not_use_are_the_ones_other_paths_need(recorde
                for a in (stmt["Action"] if isinstance(stmt["Action"], list) else [stmt["Action"]])}
     assert set(NOT_IN_A_FIRST_RUN) <= granted, set(NOT_IN_A_FIRST_RUN) - granted
     assert "iam:PassRole" in used["PassExecutionRoleToSageMakerOnly"]
+
+
+# The execution role's actions that a successful run's jobs do not use, and why each is there.
+NOT_IN_A_JOB_RUN = {
+    "s3:AbortMultipartUpload": "SageMaker uploads large outputs (models, predictions) in multipart uploads",
+    "kms:Decrypt": "SSE-KMS objects are decrypted with the job's credentials on AWS; the sandbox does not encrypt",
+    "kms:GenerateDataKey": "idem, for the job's writes",
+    "kms:CreateGrant": "SageMaker encrypts the job's volumes with the stack key (VolumeKmsKeyId) on AWS",
+    "logs:DescribeLogStreams": "SageMaker's agent looks for the job's stream before creating it on AWS",
+    "cloudwatch:PutMetricData": "SageMaker publishes the job's instance metrics on AWS",
+    "ecr:GetAuthorizationToken": "SageMaker pulls the scikit-learn image with the role on AWS; the sandbox runs "
+                                 "the scripts with the project's Python",
+    "ecr:BatchGetImage": "idem",
+    "ecr:GetDownloadUrlForLayer": "idem",
+    "ecr:BatchCheckLayerAvailability": "idem",
+}
+
+
+def test_the_execution_roles_unused_actions_are_the_ones_aws_needs_beyond_the_sandbox(recorded_run, pipeline):
+    entries, refs = recorded_run
+    used = defaultdict(set)
+    for e in _of(entries, JOB_SESSION):
+        for sid in matching_statements("ExecutionRole", e["action"], e["resource"], refs, e["context"]):
+            used[sid].add(e["action"])
+    unused = {}
+    for stmt in policy("ExecutionRole", refs)["Statement"]:
+        actions = stmt["Action"] if isinstance(stmt["Action"], list) else [stmt["Action"]]
+        left = sorted(set(actions) - used[stmt["Sid"]])
+        if left:
+            unused[stmt["Sid"]] = left
+    (pipeline.logs / "least-privilege-unused-execution-role.json").write_text(json.dumps(unused, indent=1))
+    unexplained = {sid: [a for a in actions if a not in NOT_IN_A_JOB_RUN] for sid, actions in unused.items()}
+    assert not any(unexplained.values()), f"in the execution role's policy, unused by the jobs and unexplained: {unexplained}"
+    granted = {a for stmt in policy("ExecutionRole", refs)["Statement"]
+               for a in (stmt["Action"] if isinstance(stmt["Action"], list) else [stmt["Action"]])}
+    assert set(NOT_IN_A_JOB_RUN) <= granted, set(NOT_IN_A_JOB_RUN) - granted
+    # The jobs read their inputs, wrote their outputs and logs as the role.
+    assert {"s3:GetObject", "s3:PutObject", "s3:ListBucket", "logs:PutLogEvents"} <= set().union(*used.values())
+
+
+REMOVED = "WriteCodeExtractsAndQueryResults"
+
+
+def test_without_a_needed_statement_the_run_fails_with_the_named_access_denied_and_pages_once(pipeline):
+    """The Airflow role loses the statement that lets it stage the job code: the first task that needs it
+    fails with S3's AccessDenied naming the action and the object, and on-call gets one page saying so.
+    Cheap: it fails in prepare_run, before any query or job."""
+    iam = pipeline.sandbox.boto3_client("iam")
+    role = "demand-forecast-airflow"
+    (name,) = iam.list_role_policies(RoleName=role)["PolicyNames"]
+    document = iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
+    statements = [s for s in document["Statement"] if s]
+    assert REMOVED in {s.get("Sid") for s in statements}
+    reduced = {**document, "Statement": [s for s in statements if s.get("Sid") != REMOVED]}
+    _unstage_code(pipeline)
+    try:
+        iam.put_role_policy(RoleName=role, PolicyName=name, PolicyDocument=json.dumps(reduced))
+        code, log = pipeline.dags_test(DENIED_DAY)
+    finally:
+        iam.put_role_policy(RoleName=role, PolicyName=name, PolicyDocument=json.dumps(document))
+    assert code != 0
+    states = pipeline.task_states(log)
+    assert states.pop("prepare_run") == "failed", states
+    assert set(states.values()) == {"upstream_failed"}, states
+    denied = (f"{AIRFLOW_SESSION}Airflow_aws_default is not authorized to perform: s3:PutObject on resource: "
+              '"arn:aws:s3:::demand-forecast-sandbox/ml/demand_forecast/code/')
+    [page] = alerts(pipeline, DENIED_DAY)
+    (pipeline.logs / "least-privilege-negative-page.json").write_text(json.dumps(page, indent=1))
+    assert "demand_forecast.prepare_run failed" in page["text"]
+    assert "AccessDenied: User: arn:aws:sts::123456789012" in page["text"] and denied in page["text"], page["text"]
+    assert denied in json.dumps(page["blocks"]).replace('\\"', '"')

@@ -4,13 +4,13 @@ The calls are derived from the pipeline's own code (the run plan, the request bu
 written out by hand, so a new input, output or job name that the policy does not cover fails here.
 Action and resource matching is moto's IAM evaluator (`IAMPolicy`, wildcards as AWS expands them); the
 Condition operators the template uses (StringEquals, StringLike, ArnEquals, Bool) are evaluated here,
-because moto ignores all but StringEquals. This is not the recorded-run proof of issue 11 (the sandbox
-does not enforce IAM yet): it proves the policies against the requests the code builds.
+because moto ignores all but StringEquals, by the evaluator the sandbox enforces them with (sandbox.iam).
+This is not the recorded-run proof of issue 11 (tests/e2e/test_least_privilege.py): it proves the policies
+against the requests the code builds.
 """
 
 from __future__ import annotations
 
-import fnmatch
 import json
 import re
 from pathlib import Path
@@ -21,6 +21,7 @@ from moto.iam.access_control import IAMPolicy, PermissionResult
 
 from batchml.demand_forecast import requests
 from sandbox import profile
+from sandbox.iam import condition_holds
 from tests.unit.sample_plan import sample_plan
 from tests.unit.test_job_requests import EVALUATION, FEATURES, MODEL
 
@@ -76,21 +77,8 @@ def policy(role: str, refs: dict[str, str] | None = None) -> dict:
 
 
 def _condition_holds(condition: dict, context: dict[str, str]) -> bool:
-    for operator, tests in condition.items():
-        for key, expected in tests.items():
-            expected = [str(e) for e in (expected if isinstance(expected, list) else [expected])]
-            actual = context.get(key)
-            if actual is None:
-                return False
-            if operator in ("StringEquals", "ArnEquals", "Bool"):
-                ok = actual in expected
-            elif operator in ("StringLike", "ArnLike"):
-                ok = any(fnmatch.fnmatchcase(actual, e) for e in expected)
-            else:
-                raise AssertionError(f"condition operator {operator} is not evaluated by this test")
-            if not ok:
-                return False
-    return True
+    """The sandbox's own evaluator (sandbox.iam), the one that enforces these policies on every call."""
+    return condition_holds(condition, context)
 
 
 def allowed(role: str, action: str, resource: str, refs: dict[str, str] | None = None, **context: str) -> bool:
