@@ -216,6 +216,34 @@ class Authorizer:
             return Decision(True)
         return evaluate(principal.policies or [], action, resource, context)
 
+    def trusted(self, principal: Principal, role_arn: str) -> bool:
+        """``sts:AssumeRole`` also needs the role's trust policy to name the caller (or its account, whose
+        identity policies then decide). A service principal (the execution role's ``sagemaker.amazonaws.com``)
+        is never an HTTP caller: only the sandbox's SageMaker assumes such a role (``assume_role``)."""
+        if not self.enabled:
+            return True
+        from moto.iam.exceptions import NotFoundException
+
+        try:
+            trust = _iam().get_role_by_arn(role_arn).assume_role_policy_document
+        except NotFoundException:
+            return False
+        trust = json.loads(trust) if isinstance(trust, str) else trust
+        statements = trust.get("Statement") or []
+        callers = {principal.arn, ROOT_ARN, "*"}
+        for stmt in statements if isinstance(statements, list) else [statements]:
+            if not isinstance(stmt, dict) or stmt.get("Effect") != "Allow":
+                continue
+            actions = stmt.get("Action") or []
+            if "sts:AssumeRole" not in (actions if isinstance(actions, list) else [actions]):
+                continue
+            named = stmt.get("Principal") or {}
+            named = {"AWS": named} if isinstance(named, str) else named
+            aws = named.get("AWS") or []
+            if callers & set(aws if isinstance(aws, list) else [aws]):
+                return True
+        return False
+
     def check(self, service: str | None, principal: Principal, entries: list[tuple[str, str, dict]]) -> None:
         """Raise the service's AccessDenied for the first entry the principal may not do."""
         for action, resource, context in entries:

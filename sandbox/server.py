@@ -107,6 +107,8 @@ class SandboxApp:
             return error_response(info.service, e)
         for action, resource, context in entries:
             decision = self.iam.decide(principal, action, resource, context)
+            if decision.allowed and action == "sts:AssumeRole" and not self.iam.trusted(principal, resource):
+                decision = iam.Decision(False)
             if not decision.allowed:
                 self.access.add(principal.label, [(action, resource, context)], allowed=False)
                 log.info("denied: %s %s on %s", principal.arn, action, resource)

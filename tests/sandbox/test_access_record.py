@@ -59,13 +59,15 @@ def test_json_services_are_recorded_with_the_resource_iam_checks(sandbox):
             ("athena:GetQueryExecution", arn.format("athena") + ":workgroup/access_wg", ())} <= seen
 
 
-def test_the_record_is_per_principal_and_can_be_cleared(sandbox):
-    import boto3
+def test_the_record_is_per_principal_and_can_be_cleared(sandbox, unique):
+    from tests.sandbox.test_iam import make_role, session_clients
 
-    other = boto3.client("s3", endpoint_url=sandbox.endpoint, region_name="us-east-1",
-                         aws_access_key_id="airflow-worker", aws_secret_access_key="x")
+    role = make_role(sandbox.boto3_client, f"{unique}-lister",
+                     [{"Effect": "Allow", "Action": "s3:ListAllMyBuckets", "Resource": "*"}])
+    other = session_clients(sandbox.endpoint, role)("s3")
     sandbox.client.clear_access()
     other.list_buckets()
-    assert {e["principal"] for e in sandbox.client.access()} == {"airflow-worker"}
+    assert {e["principal"] for e in sandbox.client.access()} == {
+        f"arn:aws:sts::123456789012:assumed-role/{unique}-lister/iam-test"}
     sandbox.client.clear_access()
     assert sandbox.client.access() == []

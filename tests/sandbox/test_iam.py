@@ -105,6 +105,17 @@ def test_keys_the_sandbox_did_not_issue_are_refused(sandbox):
     assert _refused(lambda: client("glue").get_databases())["Error"]["Code"] == "InvalidClientTokenId"
 
 
+def test_a_role_is_assumed_only_by_whom_its_trust_policy_names(aws, unique, sandbox):
+    trusts_sagemaker = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": "sagemaker.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+    arn = aws("iam").create_role(RoleName=f"{unique}-jobs-only",
+                                 AssumeRolePolicyDocument=json.dumps(trusts_sagemaker))["Role"]["Arn"]
+    for role in (arn, f"arn:aws:iam::{ACCOUNT}:role/{unique}-missing"):
+        denied = _refused(lambda role=role: aws("sts").assume_role(RoleArn=role, RoleSessionName="nope"))
+        assert denied["Error"]["Code"] == "AccessDenied"
+        assert f"sts:AssumeRole on resource: {role}" in denied["Error"]["Message"]
+
+
 def test_simulate_principal_policy_answers_from_the_roles_policies(scoped, aws):
     bucket, role, _ = scoped
     results = aws("iam").simulate_principal_policy(
