@@ -29,9 +29,12 @@ Fidelity gaps -- what differs from AWS, on purpose or by necessity:
   environment values and hyperparameter values, not inside scripts: scripts must take their paths
   from arguments or environment variables (SM_CHANNEL_*, SM_MODEL_DIR, ...), never hard-code them.
   ``config/processingjobconfig.json`` keeps the real ``/opt/ml`` paths, as AWS writes it.
-* The process environment is the host's PATH/HOME/locale, the sandbox endpoint and dummy
-  credentials (so boto3 inside a job reaches the sandbox), PYTHONUNBUFFERED=1, then the request's
-  Environment. No IAM: RoleArn must look like a role ARN but grants nothing and restricts nothing.
+* The process environment is the host's PATH/HOME/locale, the sandbox endpoint and the temporary
+  credentials of a session of the job's execution role (RoleArn; a transform job's model's
+  ExecutionRoleArn), so boto3 inside a job reaches the sandbox as that role, PYTHONUNBUFFERED=1, then
+  the request's Environment. The inputs, outputs and logs the sandbox moves for the job are authorised
+  as that role too (sandbox.iam): a denied one fails the job with AWS's AccessDenied message as its
+  FailureReason. A RoleArn naming no role in the sandbox's IAM leaves the job unrestricted.
 * Instance types, volume sizes and KMS keys are accepted and have no effect; jobs get the host's
   CPUs (SM_NUM_CPUS) and memory. VpcConfig / NetworkConfig / EnableNetworkIsolation /
   EnableInterContainerTrafficEncryption are not enforced (a job can always reach the sandbox).
