@@ -110,10 +110,14 @@ def test_everything_points_at_the_sandbox_service_consistently():
     endpoint = f"http://sandbox:{port}"
     assert env["AWS_ENDPOINT_URL"] == endpoint
     aws = json.loads(env["AIRFLOW_CONN_AWS_DEFAULT"])
+    from sandbox import profile as sandbox_profile
+
     assert aws["conn_type"] == "aws" and aws["extra"]["endpoint_url"] == endpoint
+    # Airflow's calls are made as the Airflow role, which the sandbox enforces (sandbox.iam).
+    assert aws["extra"] == {"endpoint_url": endpoint, "region_name": "us-east-1",
+                            **sandbox_profile.assume_airflow_role(endpoint)}
     # slack_oncall is in the sandbox's Secrets Manager, read through the provider's backend, as `sandbox env` sets it.
     assert "AIRFLOW_CONN_SLACK_ONCALL" not in env
-    from sandbox import profile as sandbox_profile
 
     assert env["AIRFLOW__SECRETS__BACKEND"] == sandbox_profile.environment(endpoint)["AIRFLOW__SECRETS__BACKEND"]
     assert json.loads(env["AIRFLOW__SECRETS__BACKEND_KWARGS"]) == sandbox_profile.secrets_backend_kwargs(endpoint)
