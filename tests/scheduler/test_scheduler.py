@@ -35,14 +35,14 @@ def _save_metrics() -> None:
 def _sagemaker(stack):
     return stack.sandbox and __import__("boto3").client(
         "sagemaker", endpoint_url=stack.endpoint, region_name="us-east-1",
-        aws_access_key_id="x", aws_secret_access_key="x")
+        aws_access_key_id="sandbox", aws_secret_access_key="sandbox")
 
 
 def _athena_queries_for(stack, day) -> int:
     import boto3
 
     athena = boto3.client("athena", endpoint_url=stack.endpoint, region_name="us-east-1",
-                          aws_access_key_id="x", aws_secret_access_key="x")
+                          aws_access_key_id="sandbox", aws_secret_access_key="sandbox")
     ids = athena.list_query_executions(WorkGroup="demand_forecast").get("QueryExecutionIds", [])
     queries = athena.batch_get_query_execution(QueryExecutionIds=ids)["QueryExecutions"] if ids else []
     return sum(1 for q in queries if "UNLOAD" in q["Query"] and f"/extract/dt={day}/" in q["Query"])
@@ -94,7 +94,7 @@ def test_reprocessing_completed_days_duplicates_nothing(stack):
     import boto3
 
     glue = boto3.client("glue", endpoint_url=stack.endpoint, region_name="us-east-1",
-                        aws_access_key_id="x", aws_secret_access_key="x")
+                        aws_access_key_id="sandbox", aws_secret_access_key="sandbox")
     partitions = glue.get_partitions(DatabaseName="demand_forecast", TableName="predictions")["Partitions"]
     assert sorted(p["Values"][0] for p in partitions) == [d.isoformat() for d in DAYS]  # one per day
     for day in DAYS:
