@@ -22,7 +22,7 @@ def _clients(endpoint: str | None, region: str):
     import boto3
 
     kwargs = {"endpoint_url": endpoint} if endpoint else {}
-    # Against the sandbox any credentials do; against AWS, the usual credential chain applies.
+    # Against the sandbox, its administrator key (sandbox.iam); against AWS, the usual credential chain.
     creds = {"aws_access_key_id": "sandbox", "aws_secret_access_key": "sandbox"} if endpoint else {}
     session = boto3.Session(region_name=region, **creds)
     return {name: session.client(name, **kwargs) for name in ("s3", "glue", "athena", "sagemaker")}
