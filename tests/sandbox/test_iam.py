@@ -183,3 +183,18 @@ def test_no_iam_allows_everything_and_status_says_so(tmp_path, sandbox):
     finally:
         stop_sandbox(proc)
     assert sandbox.client.status()["iam"] == {"enforced": True}
+
+
+def test_the_sagemaker_sdk_checks_a_role_through_the_sandbox(aws, unique):
+    """sagemaker-core validates execution roles with SimulatePrincipalPolicy (paginated, no ResourceArns):
+    against moto it failed with a ResponseParserError; here it gets IAM's verdicts."""
+    from sagemaker.core.helper.iam_role_resolver import _simulate_denied_actions
+
+    role = make_role(aws, f"{unique}-sdk", [
+        {"Effect": "Allow", "Action": ["ecr:GetAuthorizationToken", "cloudwatch:PutMetricData"], "Resource": "*"},
+        {"Effect": "Allow", "Action": "logs:CreateLogStream", "Resource": "arn:aws:logs:*:*:log-group:/aws/sagemaker/*"},
+    ])
+    denied, unverifiable = _simulate_denied_actions(
+        aws("iam"), role, ["ecr:GetAuthorizationToken", "cloudwatch:PutMetricData", "logs:CreateLogStream"])
+    # Without ResourceArns IAM simulates resource "*", which the scoped statement does not match (as on AWS).
+    assert (denied, unverifiable) == (["logs:CreateLogStream"], [])
