@@ -171,6 +171,7 @@ def test_without_a_needed_statement_the_run_fails_with_the_named_access_denied_a
     role = "demand-forecast-airflow"
     (name,) = iam.list_role_policies(RoleName=role)["PolicyNames"]
     document = iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
+    document = json.loads(document) if isinstance(document, str) else document  # moto returns it as JSON text
     statements = [s for s in document["Statement"] if s]
     assert REMOVED in {s.get("Sid") for s in statements}
     reduced = {**document, "Statement": [s for s in statements if s.get("Sid") != REMOVED]}
