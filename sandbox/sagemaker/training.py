@@ -29,7 +29,6 @@ from sandbox.sagemaker.s3io import download, fresh_dir, list_inputs, no_objects_
 from sandbox.sagemaker.unsupported import refuse_if, s3_uri, single_instance
 from sandbox.sagemaker.validation import echo, validation_error
 
-DEFAULT_MAX_RUNTIME = 86400
 _BOOTSTRAP = (
     f"import sys; sys.path.insert(0, {containers.SANDBOX_ROOT!r}); "
     "from sagemaker_training.cli.train import main; main()"
@@ -125,7 +124,7 @@ def _check_channel(channel: dict[str, Any], where: str, input_mode: str) -> None
 
 # -- Describe ----------------------------------------------------------------------------------------
 def describe(job: Job) -> dict[str, Any]:
-    request = _with_defaults(job.request_copy())
+    request = job.request_copy()
     with job.lock:
         out = {**echo("DescribeTrainingJob", request), **job.common_fields()}
         out["SecondaryStatus"] = job.secondary
@@ -140,23 +139,6 @@ def describe(job: Job) -> dict[str, Any]:
             seconds = max(1, math.ceil((job.ended - job.started).total_seconds()))
             out["TrainingTimeInSeconds"] = out["BillableTimeInSeconds"] = seconds
     return out
-
-
-def _with_defaults(request: dict[str, Any]) -> dict[str, Any]:
-    """What DescribeTrainingJob shows for members the request left out."""
-    request.setdefault("StoppingCondition", {"MaxRuntimeInSeconds": DEFAULT_MAX_RUNTIME})
-    for flag in (
-        "EnableNetworkIsolation",
-        "EnableInterContainerTrafficEncryption",
-        "EnableManagedSpotTraining",
-    ):
-        request.setdefault(flag, False)
-    request.get("AlgorithmSpecification", {}).setdefault("EnableSageMakerMetricsTimeSeries", False)
-    for channel in request.get("InputDataConfig") or []:
-        channel.setdefault("CompressionType", "None")
-        channel.setdefault("RecordWrapperType", "None")
-        channel["DataSource"].get("S3DataSource", {}).setdefault("S3DataDistributionType", "FullyReplicated")
-    return request
 
 
 def summary(job: Job) -> dict[str, Any]:

@@ -201,12 +201,15 @@ def parse_timestamp(value: Any) -> datetime | None:
 
 
 def echo(operation: str, request: dict[str, Any]) -> dict[str, Any]:
-    """The members of ``request`` that ``operation``'s output declares, as Describe* echoes them.
+    """The members of ``request`` that ``operation``'s output declares, as Describe* echoes them, with
+    what AWS fills in for members the request left out (defaults.py).
 
     Members the output shape does not know (Tags, request-only options) are dropped at every depth.
     """
+    from sandbox.sagemaker.defaults import fill
+
     shape = _service_model().operation_model(operation).output_shape
-    return _project(shape, request)
+    return fill(shape, _project(shape, request))
 
 
 def _project(shape, value: Any) -> Any:
