@@ -269,7 +269,8 @@ def build_app(ctx: SandboxContext) -> SandboxApp:
 
 
 def serve(host: str, port: int, state_dir: str, *, validate_responses: bool = False,
-          max_concurrent_jobs: int = 4, cpus: int | None = None, verbose: bool = False,
+          max_concurrent_jobs: int = 4, queue_excess_jobs: bool = False, cpus: int | None = None,
+          verbose: bool = False,
           ready_file: str | None = None) -> None:
     """Run the sandbox in the foreground until SIGINT/SIGTERM."""
     import signal
@@ -299,6 +300,7 @@ def serve(host: str, port: int, state_dir: str, *, validate_responses: bool = Fa
         endpoint_url=f"http://{host}:{port}",
         validate_responses=validate_responses,
         max_concurrent_jobs=max_concurrent_jobs,
+        queue_excess_jobs=queue_excess_jobs,
         **({"cpus": cpus} if cpus else {}),
     )
     app = build_app(ctx)

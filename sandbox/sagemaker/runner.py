@@ -94,13 +94,15 @@ class Runner:
             return _stopped_before_start(job, execution)
         if fault is not None and fault.failure_reason:
             return job.finish("Failed", reason=fault.failure_reason)
-        running = self.slots.acquire(job.stop_event, on_wait=lambda place, running: _waiting(job, place, running))
+        running = self.slots.acquire(
+            job.stop_event, on_wait=lambda place, running: _waiting(job, place, running), kind=job.kind.key
+        )
         if not running:
             return _stopped_before_start(job, execution)
         try:
             self._execute(job, execution, running)
         finally:
-            self.slots.release()
+            self.slots.release(job.kind.key)
 
     def _execute(self, job: Job, execution: Execution, running: int) -> None:
         job.mark_started()
