@@ -102,7 +102,7 @@ with DAG(
     model = SageMakerTrainingJobOperator(
         task_id="train", job_name_prefix=job_prefix("train"), request=requests.training,
         request_kwargs={"run": run, "features": features.output}, **sagemaker)
-    champion = find_champion(run)
+    champion = find_champion.override(poke_interval=settings["model"]["champion_poke_seconds"])(run)
     evaluation = SageMakerProcessingJobOperator(
         task_id="evaluate", job_name_prefix=job_prefix("evaluate"), request=requests.evaluation,
         request_kwargs={"run": run, "features": features.output, "model": model.output, "champion": champion},

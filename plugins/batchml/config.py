@@ -84,9 +84,10 @@ _SETTINGS_SCHEMA: dict[str, Any] = {
             "type": "object", "additionalProperties": False,
             "required": ["horizon_days", "training_origins_days", "framework", "framework_version",
                          "processing_instance_type", "training_instance_type", "transform_instance_type",
-                         "max_runtime_minutes", "hyperparameters"],
+                         "max_runtime_minutes", "hyperparameters", "champion_poke_seconds"],
             "properties": {
                 "horizon_days": {"type": "integer", "minimum": 1, "maximum": 7},
+                "champion_poke_seconds": {"type": "number", "minimum": 1, "maximum": 3600},
                 "training_origins_days": {"type": "integer", "minimum": 7, "maximum": 730},
                 "framework": {"const": "sklearn"},
                 "framework_version": {"type": "string", "pattern": r"^\d+\.\d+-\d+$"},
