@@ -17,7 +17,7 @@ from typing import Any
 
 from sandbox.context import SandboxContext
 from sandbox.protocol import AwsError, RequestInfo
-from sandbox.sagemaker import arns, processing, training, transform
+from sandbox.sagemaker import arns, containers, processing, training, transform
 from sandbox.sagemaker.containers import job_directory
 from sandbox.sagemaker.jobs import KINDS, PROCESSING, TRAINING, TRANSFORM, Job, JobKind
 from sandbox.sagemaker.listing import Listable, list_page
@@ -135,6 +135,7 @@ class SageMakerService:
             "peak_concurrent_jobs": self.runner.slots.peak,
             "max_concurrent_jobs": self.ctx.max_concurrent_jobs,
             "excess_jobs": "queued" if self.ctx.queue_excess_jobs else "refused (ResourceLimitExceeded)",
+            "opt_ml": containers.isolation()[1],
         }
 
     def reset(self) -> None:
