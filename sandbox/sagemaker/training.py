@@ -7,6 +7,12 @@ The sandbox lays out the job directory as SageMaker lays out ``/opt/ml`` (``inpu
 script and writes ``output/failure``. Afterwards ``model/`` becomes
 ``<S3OutputPath>/<job>/output/model.tar.gz`` and ``output/data/`` becomes ``output.tar.gz``;
 MetricDefinitions are matched against every log line as it is read.
+
+With ``AlgorithmSpecification.ContainerEntrypoint`` (what SDK v3's ModelTrainer always sends: ``/bin/bash -c
+... /opt/ml/input/data/sm_drivers/sm_train.sh``) the given command runs instead of the toolkit, with the
+same ``/opt/ml`` layout, as the image's entrypoint would be replaced on AWS; ``python``/``python3`` on its
+PATH are the sandbox's interpreter. Such commands name /opt/ml paths inside their own files, so they need
+the job's private /opt/ml (bwrap, containers.py) and are refused where the sandbox can only relocate.
 """
 
 from __future__ import annotations
@@ -52,7 +58,11 @@ def check_request(params: dict[str, Any], ctx: SandboxContext, region: str) -> N
     algorithm = params.get("AlgorithmSpecification")
     refuse_if(not algorithm, "training without AlgorithmSpecification")
     _check_algorithm(algorithm)
-    _check_script_mode(params.get("HyperParameters") or {})
+    if algorithm.get("ContainerEntrypoint"):
+        available, why = containers.isolation()
+        refuse_if(not available, "training ContainerEntrypoint without a private /opt/ml", why)
+    else:
+        _check_script_mode(params.get("HyperParameters") or {})
     resources = params.get("ResourceConfig") or {}
     refuse_if(not resources, "training without ResourceConfig")
     refuse_if(resources.get("InstanceGroups"), "heterogeneous clusters (ResourceConfig.InstanceGroups)")
@@ -76,9 +86,9 @@ def _check_algorithm(algorithm: dict[str, Any]) -> None:
         "use a TrainingImage with script mode",
     )
     refuse_if(
-        algorithm.get("ContainerEntrypoint") or algorithm.get("ContainerArguments"),
-        "training ContainerEntrypoint/ContainerArguments",
-        "use script mode hyperparameters",
+        algorithm.get("ContainerArguments") and not algorithm.get("ContainerEntrypoint"),
+        "training ContainerArguments for the image's own entrypoint (no ContainerEntrypoint)",
+        "give ContainerEntrypoint too, or use script mode hyperparameters",
     )
     refuse_if(
         algorithm["TrainingInputMode"] != "File",
@@ -190,10 +200,17 @@ class TrainingExecution:
         stream = f"{job.name}/algo-1-{int(time.time())}"
         sink = LogSink(job.region, job.kind.log_group, {"stdout": stream, "stderr": stream}, job.account)
         sink.open("stdout")
+        algorithm = job.request["AlgorithmSpecification"]
+        entrypoint = algorithm.get("ContainerEntrypoint")
+        cmd = (
+            containers.command(entrypoint + (algorithm.get("ContainerArguments") or []), base)
+            if entrypoint
+            else [sys.executable, "-c", _BOOTSTRAP]
+        )
         self.launch = Launch(
-            cmd=[sys.executable, "-c", _BOOTSTRAP],
+            cmd=cmd,
             cwd=str(base),
-            env=self._environment(),
+            env=self._environment(entrypoint=bool(entrypoint)),
             sink=sink,
             on_line=self._scan_metrics,
         )
@@ -224,11 +241,15 @@ class TrainingExecution:
             )
         )
 
-    def _environment(self) -> dict[str, str]:
+    def _environment(self, entrypoint: bool = False) -> dict[str, str]:
         job = self.job
+        extra: dict[str, str] = {}
+        if entrypoint:  # the image's python is the sandbox's: first on PATH for the command's own scripts
+            extra["PATH"] = f"{Path(sys.executable).parent}:{containers.environment(self.ctx, job.region).get('PATH', '')}"
         return containers.environment(
             self.ctx,
             job.region,
+            extra,
             {
                 "SAGEMAKER_BASE_DIR": str(self.base),
                 "SAGEMAKER_TRAINING_MODULE": "sandbox.sagemaker.train_entry:main",

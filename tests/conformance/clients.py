@@ -19,6 +19,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 REQUIREMENTS = Path(__file__).with_name("requirements-clients.txt")
 SAGEMAKER_V2 = Path(__file__).with_name("requirements-sagemaker-v2.txt")
+SAGEMAKER_V3 = Path(__file__).with_name("requirements-sagemaker-v3.txt")
 CACHE = REPO / ".cache"
 
 
