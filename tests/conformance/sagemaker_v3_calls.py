@@ -46,7 +46,76 @@ try:
         "model": described["ModelArtifacts"]["S3ModelArtifacts"],
         "metrics": {m["MetricName"]: m["Value"] for m in described.get("FinalMetricDataList", [])},
     }}
+    state = {"job": job.training_job_name}
 except Exception as e:  # noqa: BLE001 - reported to the test
     results["train"] = {"error": f"{type(e).__name__}: {e}", "trace": traceback.format_exc()[-4000:]}
+    state = {}
+
+
+def call(name):
+    def wrap(fn):
+        try:
+            results[name] = {"ok": fn()}
+        except Exception as e:  # noqa: BLE001 - each call's failure is reported, the others still run
+            results[name] = {"error": f"{type(e).__name__}: {e}", "trace": traceback.format_exc()[-4000:]}
+        return fn
+    return wrap
+
+
+@call("training_job_get")
+def _get():
+    """sagemaker-core's resource classes parse Describe into typed shapes (the v3 'attach')."""
+    from sagemaker.core.resources import TrainingJob
+
+    job = TrainingJob.get(state["job"], session=session.boto_session)
+    return {"status": job.training_job_status, "kms_key_id": job.output_data_config.kms_key_id,
+            "entrypoint": job.algorithm_specification.container_entrypoint,
+            "volume": job.resource_config.volume_size_in_gb}
+
+
+@call("processing")
+def _processing():
+    """ProcessingJob.create with a script that hard-codes /opt/ml, as AWS's processing examples do."""
+    from sagemaker.core.resources import ProcessingJob
+    from sagemaker.core.shapes import (
+        AppSpecification,
+        ProcessingClusterConfig,
+        ProcessingInput,
+        ProcessingOutput,
+        ProcessingOutputConfig,
+        ProcessingResources,
+        ProcessingS3Input,
+        ProcessingS3Output,
+    )
+
+    s3 = boto3.client("s3")
+    s3.put_object(Bucket=bucket, Key="v3/code/count.py", Body=(
+        b"import pathlib\n"
+        b"rows = pathlib.Path('/opt/ml/processing/input/data/train.csv').read_text().splitlines()\n"
+        b"pathlib.Path('/opt/ml/processing/output/rows.txt').write_text(str(len(rows) - 1))\n"))
+
+    def s3_in(name, uri, local):
+        return ProcessingInput(input_name=name, s3_input=ProcessingS3Input(
+            s3_uri=uri, local_path=local, s3_data_type="S3Prefix", s3_input_mode="File"))
+
+    job = ProcessingJob.create(
+        processing_job_name="v3-processing", role_arn=role, session=session.boto_session,
+        processing_resources=ProcessingResources(cluster_config=ProcessingClusterConfig(
+            instance_count=1, instance_type="ml.m5.large", volume_size_in_gb=5)),
+        app_specification=AppSpecification(image_uri=IMAGE,
+                                           container_entrypoint=["python3", "/opt/ml/processing/input/code/count.py"]),
+        processing_inputs=[s3_in("code", f"s3://{bucket}/v3/code/", "/opt/ml/processing/input/code"),
+                           s3_in("data", data_uri, "/opt/ml/processing/input/data")],
+        processing_output_config=ProcessingOutputConfig(outputs=[ProcessingOutput(
+            output_name="out", s3_output=ProcessingS3Output(
+                s3_uri=f"s3://{bucket}/v3/processed", local_path="/opt/ml/processing/output",
+                s3_upload_mode="EndOfJob"))]),
+    )
+    job.wait(poll=1, timeout=300)
+    rows = s3.get_object(Bucket=bucket, Key="v3/processed/rows.txt")["Body"].read().decode()
+    return {"status": ProcessingJob.get("v3-processing", session=session.boto_session).processing_job_status,
+            "rows": rows}
+
+
 print()
 print(json.dumps(results, default=str))

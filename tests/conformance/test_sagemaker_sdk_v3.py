@@ -23,14 +23,18 @@ SCRIPT = Path(__file__).with_name("sagemaker_v3_calls.py")
 BUCKET = "conformance-sdk-v3"
 
 
-def _train(sandbox, *, validate_role: bool) -> dict:
+def _run(sandbox, *, validate_role: bool) -> dict:
     env = {**sandbox.env(), "AWS_DEFAULT_REGION": "us-east-1",
            "SAGEMAKER_VALIDATE_ROLE": "true" if validate_role else "false"}
     proc = subprocess.run([str(client_venv(SAGEMAKER_V3) / "bin" / "python"), str(SCRIPT), BUCKET,
                            str(JOBS / "train_src"), ROLE, f"s3://{BUCKET}/data/"],
                           env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    result = json.loads(proc.stdout.strip().splitlines()[-1])["train"]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _train(sandbox, *, validate_role: bool) -> dict:
+    result = _run(sandbox, validate_role=validate_role)["train"]
     assert "ok" in result, result.get("trace") or result
     return result["ok"]
 
@@ -43,9 +47,15 @@ def data(sandbox):
     return s3
 
 
-def test_model_trainer_train_runs_the_users_script(sandbox, data):
-    """Role validation off (SAGEMAKER_VALIDATE_ROLE=false, the SDK's documented switch)."""
-    job = _train(sandbox, validate_role=False)
+@pytest.fixture(scope="module")
+def trained(sandbox, data) -> dict:
+    """One run of every call, role validation off (SAGEMAKER_VALIDATE_ROLE=false, the SDK's documented switch)."""
+    return _run(sandbox, validate_role=False)
+
+
+def test_model_trainer_train_runs_the_users_script(trained, data):
+    assert "ok" in trained["train"], trained["train"].get("trace") or trained["train"]
+    job = trained["train"]["ok"]
     assert job["status"] == "Completed", job["failure"]
     assert job["entrypoint"] == ["/bin/bash"]
     bucket, key = job["model"].removeprefix("s3://").split("/", 1)
@@ -59,10 +69,23 @@ def test_model_trainer_with_role_validation(sandbox, data):
     """ModelTrainer(role=...) calls iam:SimulatePrincipalPolicy. Answering it from the role's policies is the
     `iam` helper's work (IAM enforcement); until the sandbox answers it, this test is pending, not faked."""
     iam = sandbox.boto3_client("iam")
-    try:
+    try:  # noqa: SIM105
         iam.simulate_principal_policy(PolicySourceArn=ROLE, ActionNames=["s3:GetObject"])
     except ClientError as e:
         if e.response["ResponseMetadata"]["HTTPStatusCode"] == 501:
             pytest.skip("pending: the sandbox does not answer iam:SimulatePrincipalPolicy yet (iam helper's branch)")
     job = _train(sandbox, validate_role=True)
     assert job["status"] == "Completed", job["failure"]
+
+
+def test_training_job_get_parses_the_description(trained):
+    """sagemaker-core's TrainingJob.get (v3's attach) parses Describe into typed shapes."""
+    got = trained["training_job_get"]
+    assert "ok" in got, got.get("trace") or got
+    assert got["ok"] == {"status": "Completed", "kms_key_id": "", "entrypoint": ["/bin/bash"], "volume": 30}
+
+
+def test_processing_job_create_with_a_script_that_hard_codes_opt_ml(trained):
+    got = trained["processing"]
+    assert "ok" in got, got.get("trace") or got
+    assert got["ok"] == {"status": "Completed", "rows": "4"}
