@@ -117,5 +117,47 @@ def _processing():
             "rows": rows}
 
 
+@call("transform")
+def _transform():
+    """Model.create from the trained artifact with SKLearn serving code, then TransformJob.create/wait/get."""
+    import io
+    import tarfile
+
+    from sagemaker.core.resources import Model, TransformJob
+    from sagemaker.core.shapes import (
+        ContainerDefinition,
+        TransformDataSource,
+        TransformInput,
+        TransformOutput,
+        TransformResources,
+        TransformS3DataSource,
+    )
+
+    s3 = boto3.client("s3")
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        tar.add(Path(source_dir).parent / "serve_src" / "inference.py", arcname="inference.py")
+    s3.put_object(Bucket=bucket, Key="v3/serve/sourcedir.tar.gz", Body=buffer.getvalue())
+    s3.put_object(Bucket=bucket, Key="v3/batch/input.csv", Body=b"1,2\n3,3\n")
+    artifact = results["train"]["ok"]["model"]
+    Model.create(model_name="v3-model", execution_role_arn=role, session=session.boto_session,
+                 primary_container=ContainerDefinition(image=IMAGE, model_data_url=artifact, environment={
+                     "SAGEMAKER_PROGRAM": "inference.py",
+                     "SAGEMAKER_SUBMIT_DIRECTORY": f"s3://{bucket}/v3/serve/sourcedir.tar.gz"}))
+    job = TransformJob.create(
+        transform_job_name="v3-transform", model_name="v3-model", session=session.boto_session,
+        transform_input=TransformInput(data_source=TransformDataSource(s3_data_source=TransformS3DataSource(
+            s3_data_type="S3Prefix", s3_uri=f"s3://{bucket}/v3/batch/")), content_type="text/csv", split_type="Line"),
+        transform_output=TransformOutput(s3_output_path=f"s3://{bucket}/v3/predictions", assemble_with="Line"),
+        transform_resources=TransformResources(instance_type="ml.m5.large", instance_count=1),
+        batch_strategy="MultiRecord",
+    )
+    job.wait(poll=1, timeout=300)
+    got = TransformJob.get("v3-transform", session=session.boto_session)
+    out = s3.get_object(Bucket=bucket, Key="v3/predictions/input.csv.out")["Body"].read().decode()
+    return {"status": got.transform_job_status, "kms_key_id": got.transform_output.kms_key_id,
+            "predictions": out.split()}
+
+
 print()
 print(json.dumps(results, default=str))

@@ -89,3 +89,10 @@ def test_processing_job_create_with_a_script_that_hard_codes_opt_ml(trained):
     got = trained["processing"]
     assert "ok" in got, got.get("trace") or got
     assert got["ok"] == {"status": "Completed", "rows": "4"}
+
+
+def test_transform_job_create_from_the_trained_model(trained):
+    got = trained["transform"]
+    assert "ok" in got, got.get("trace") or got
+    assert got["ok"]["status"] == "Completed" and got["ok"]["kms_key_id"] == ""
+    assert json.loads("".join(got["ok"]["predictions"])) == pytest.approx([5.0, 9.0])
