@@ -94,13 +94,31 @@ def identify(environ: dict[str, Any], body: bytes, default_region: str) -> Reque
     return RequestInfo(service, operation, region, access_key, body, query)
 
 
+# Sub-resources (query keys) -> the name S3's operations give them: PUT /b?encryption is PutBucketEncryption.
+_S3_SUBRESOURCES = {
+    "acl": "Acl", "analytics": "AnalyticsConfiguration", "cors": "Cors", "encryption": "Encryption",
+    "intelligent-tiering": "IntelligentTieringConfiguration", "inventory": "InventoryConfiguration",
+    "lifecycle": "LifecycleConfiguration", "logging": "Logging", "metrics": "MetricsConfiguration",
+    "notification": "NotificationConfiguration", "object-lock": "ObjectLockConfiguration",
+    "ownershipControls": "OwnershipControls", "policy": "Policy", "publicAccessBlock": "PublicAccessBlock",
+    "replication": "Replication", "requestPayment": "RequestPayment", "tagging": "Tagging",
+    "versioning": "Versioning", "website": "Website", "accelerate": "AccelerateConfiguration",
+    "legal-hold": "LegalHold", "retention": "Retention", "attributes": "Attributes",
+}
+_S3_VERBS = {"GET": "Get", "PUT": "Put", "DELETE": "Delete", "HEAD": "Head"}
+
+
 def s3_operation(environ: dict[str, Any], query: dict[str, list[str]]) -> str:
-    """The S3 operation name of a path-style REST request (enough for fault matching)."""
+    """The S3 operation name of a path-style REST request (for fault matching and error messages)."""
     method = environ.get("REQUEST_METHOD", "GET")
     parts = environ.get("PATH_INFO", "/").lstrip("/").split("/", 1)
     has_key = len(parts) == 2 and parts[1] != ""
     if not parts[0]:
         return "ListBuckets"
+    sub = next((k for k in query if k in _S3_SUBRESOURCES), None)
+    if sub is not None and method in _S3_VERBS:
+        scope = "" if sub in ("publicAccessBlock", "object-lock") else "Object" if has_key else "Bucket"
+        return f"{_S3_VERBS[method]}{scope}{_S3_SUBRESOURCES[sub]}"
     if not has_key:
         if method == "GET":
             return "ListObjectsV2" if query.get("list-type") == ["2"] else "ListObjects"

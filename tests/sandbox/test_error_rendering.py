@@ -280,3 +280,20 @@ def test_fuzz_inputs_are_deterministic():
     assert [json.dumps([r.service, r.method, r.path, r.body.decode("latin-1")]) for r in a] == [
         json.dumps([r.service, r.method, r.path, r.body.decode("latin-1")]) for r in b
     ]
+
+
+def test_s3_sub_resource_requests_are_named_as_s3_names_them():
+    """Fault matching and error messages name S3 operations by the model's names, sub-resources included."""
+    import botocore.session
+
+    from sandbox.protocol import _S3_SUBRESOURCES, s3_operation
+
+    names = set(botocore.session.get_session().get_service_model("s3").operation_names)
+    object_level = {"acl", "tagging", "legal-hold", "retention", "attributes"}
+    bucket_level = set(_S3_SUBRESOURCES) - {"legal-hold", "retention", "attributes"}
+    produced = {s3_operation({"REQUEST_METHOD": verb, "PATH_INFO": path}, {sub: [""]})
+                for verb in ("GET", "PUT") for sub, path in
+                [*((s, "/b") for s in bucket_level), *((s, "/b/k") for s in object_level)]}
+    produced -= {"PutObjectAttributes"}  # no such operation: never sent
+    assert produced <= names, sorted(produced - names)
+    assert s3_operation({"REQUEST_METHOD": "PUT", "PATH_INFO": "/b"}, {"encryption": [""]}) == "PutBucketEncryption"
