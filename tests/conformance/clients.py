@@ -37,8 +37,10 @@ def client_venv(requirements: Path = REQUIREMENTS) -> Path:
         if not done.exists():
             shutil.rmtree(venv, ignore_errors=True)
             subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+            # --no-compile: byte-compiling every installed module up front costs more than the tests' own
+            # imports compile (SDK v2 from the pip cache: 20.7 s -> 13.7 s).
             subprocess.run([str(venv / "bin" / "pip"), "install", "--quiet", "--disable-pip-version-check",
-                            "-r", str(requirements)], check=True)
+                            "--no-compile", "-r", str(requirements)], check=True)
             done.write_text(digest)
     return venv
 
