@@ -32,15 +32,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from sandbox.protocol import DEFAULT_ACCOUNT_ID, AwsError
+from sandbox.protocol import DEFAULT_ACCOUNT_ID, AwsError, service_protocol
 
 ADMIN_ACCESS_KEY = "sandbox"
 PARTITION = "aws"
 ROOT_ARN = f"arn:aws:iam::{DEFAULT_ACCOUNT_ID}:root"
 # Calls IAM does not authorise.
 UNCHECKED_ACTIONS = {"sts:GetCallerIdentity"}
-# Services answering in a query or REST-XML protocol: their denial is AccessDenied with HTTP 403.
-_XML_SERVICES = {"s3", "iam", "sts", "cloudformation", "cloudwatch", "sqs", "sns", "ec2"}
 
 
 @dataclass
@@ -180,7 +178,7 @@ def denial(service: str | None, principal: Principal, action: str, resource: str
            else f"because no identity-based policy allows the {action} action")
     shown = f'"{resource}"' if service == "s3" else resource
     message = f"User: {principal.arn} is not authorized to perform: {action} on resource: {shown} {why}"
-    if service in _XML_SERVICES:
+    if service_protocol(service) in ("rest-xml", "query", "ec2"):
         return AwsError("AccessDenied", message, 403)
     return AwsError("AccessDeniedException", message, 400)
 
