@@ -31,6 +31,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from batchml import naming
+
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
@@ -72,7 +74,7 @@ class Alert:
             task_id=ti.task_id,
             partition=partition_of(context),
             run_id=ti.run_id,
-            run_type=run_type_of(dag_run),
+            run_type=naming.run_type_of(dag_run),
             try_number=int(ti.try_number or 0),
             max_tries=int(getattr(ti, "max_tries", 0) or 0),
             error=_one_line(f"{type(exception).__name__}: {exception}") if exception else "unknown error",
@@ -87,9 +89,11 @@ class Alert:
     def tries(self) -> str:
         """"4/4": tries since the task was last cleared, out of retries + 1. Airflow numbers tries across
         clears (a reprocessed day's task may be on its 6th), which says nothing about retries left."""
+        from batchml.attempts import first_try
+
         if self.retries is None:
             return f"{self.try_number}/{self.max_tries + 1}"
-        first = max(1, self.max_tries - self.retries + 1)
+        first = first_try(self.max_tries, self.retries)
         shown = f"{self.try_number - first + 1}/{self.retries + 1}"
         return shown if first == 1 else f"{shown}, try {self.try_number} overall"
 
@@ -99,13 +103,9 @@ class Alert:
 
 
 def partition_of(context: Context) -> str | None:
-    logical_date = context.get("logical_date") or getattr(context.get("dag_run"), "logical_date", None)
-    return logical_date.astimezone(UTC).strftime("%Y-%m-%d") if logical_date else None
-
-
-def run_type_of(dag_run: Any) -> str:
-    run_type = getattr(dag_run, "run_type", None)
-    return str(getattr(run_type, "value", run_type or "unknown"))
+    """D of the failed task's run, as YYYY-MM-DD (``batchml.naming``)."""
+    day = naming.partition_of(context.get("logical_date") or getattr(context.get("dag_run"), "logical_date", None))
+    return naming.partition_value(day) if day else None
 
 
 def aws_reason(exception: BaseException | None) -> str | None:
@@ -502,35 +502,6 @@ def _save_webhook_state(state: dict[str, Any]) -> None:
     Variable.set(WEBHOOK_STATE_VARIABLE, json.dumps(state), description="batchml: webhook alert grouping")
 
 
-def environment_value(pipeline: str, key: str) -> str | None:
-    """One value of the `<pipeline>_env` Variable, read leniently: alerts must still go out when the
-    rest of the configuration is what broke."""
-    return _environment(pipeline)[0].get(key)
-
-
-def _environment(pipeline: str) -> tuple[dict[str, Any], str | None]:
-    """The `<pipeline>_env` Variable as a dict, and what is wrong with it for alerting (None if nothing)."""
-    from airflow.sdk import Variable
-
-    name = f"{pipeline}_env"
-    try:
-        text = Variable.get(name, default=None)
-    except Exception as e:
-        return {}, f"the Airflow Variable {name!r} could not be read ({type(e).__name__})"
-    if not text:
-        return {}, f"the Airflow Variable {name!r} is not set"
-    try:
-        document = json.loads(text)
-    except ValueError as e:
-        return {}, f"the Airflow Variable {name!r} is not valid JSON ({e})"
-    if not isinstance(document, dict):
-        return {}, f"the Airflow Variable {name!r} is not a JSON object"
-    channel = document.get("slack_channel")
-    if not isinstance(channel, str) or not channel.strip():
-        return document, f"the Airflow Variable {name!r} has no slack_channel"
-    return document, None
-
-
 @dataclass(frozen=True)
 class Route:
     """Where an alert goes. ``problem`` says why the connection's fallback was used instead of the Variable."""
@@ -552,10 +523,12 @@ def route(pipeline: str, slack_conn_id: str) -> Route:
     Variable is missing, not JSON or names no channel, the Slack connection's ``fallback_channel`` and
     ``fallback_oncall_handle`` extras, so that a broken environment never silences a page. (An incoming
     webhook posts where it was created; it needs no channel.)"""
-    document, problem = _environment(pipeline)
-    handle = document.get("oncall_handle") if isinstance(document.get("oncall_handle"), str) else ""
+    from batchml.environment import AlertRouting
+
+    routing = AlertRouting.load(pipeline)
+    handle, problem = routing.oncall_handle, routing.problem
     if problem is None:
-        return Route(document["slack_channel"], handle)
+        return Route(routing.slack_channel, handle)
     try:
         from airflow.sdk import Connection
 
@@ -594,7 +567,8 @@ async def deadline_missed(*, pipeline: str, slack_conn_id: str, context: dict[st
 def _deadline_page(pipeline: str, slack_conn_id: str, dag_run: dict[str, Any], deadline: str) -> str:
     """``dag_run`` is the REST API's DAGRunResponse as JSON (the scheduler sends that to the triggerer)."""
     try:
-        partition = str(dag_run.get("logical_date", ""))[:10]
+        day = naming.partition_of(dag_run.get("logical_date"))
+        partition = naming.partition_value(day) if day else ""
         run_id = dag_run["dag_run_id"]
         where = route(pipeline, slack_conn_id)
         channel = SlackChannel(slack_conn_id, where.channel)

@@ -12,7 +12,6 @@ Why not the Amazon provider's ``AthenaOperator``:
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
@@ -24,6 +23,7 @@ from airflow.sdk.configuration import conf
 from airflow.sdk.exceptions import AirflowException
 
 from batchml import sql as sqlmod
+from batchml.operators.planned import FromPlan
 from batchml.operators.waiting import WaitsForAwsWork
 
 if TYPE_CHECKING:
@@ -31,7 +31,6 @@ if TYPE_CHECKING:
 
     from batchml.attempts import Attempt
 
-_MARKER = re.compile(r"^-- airflow: dag_id=(\S+) run_id=(\S+) task_id=(\S+) try_number=(\d+)$", re.M)
 _RUNNING, _DONE = {"QUEUED", "RUNNING"}, {"SUCCEEDED"}
 
 
@@ -44,7 +43,7 @@ class AthenaQueryFailed(AirflowException):
         super().__init__(f"Athena query {query_execution_id} {state}: {self.aws_reason}")
 
 
-class AthenaUnloadOperator(WaitsForAwsWork, AwsBaseOperator[AthenaHook]):
+class AthenaUnloadOperator(FromPlan, WaitsForAwsWork, AwsBaseOperator[AthenaHook]):
     """Write the result of a SELECT to an S3 prefix with ``UNLOAD``.
 
     :param sql: the SELECT, or a path to a ``.sql`` file under the DAG's template search path, with
@@ -61,6 +60,10 @@ class AthenaUnloadOperator(WaitsForAwsWork, AwsBaseOperator[AthenaHook]):
     :param poll_interval: seconds between status checks. (templated)
     :param max_wait: stop the query and fail after this long.
     :param deferrable: wait in the triggerer.
+    :param plan: the run plan (XComArg); with ``request``, replaces ``parameters``, ``database``,
+        ``output_prefix``, ``workgroup`` and ``result_location``, and gives the connection and region.
+    :param request: pure function ``(plan, **request_kwargs) -> batchml.job_requests.UnloadQuery``.
+    :param request_kwargs: keyword arguments for ``request``; XComArgs in it resolve when the task runs.
 
     A retry first looks for the query an earlier try of the same attempt chain started (each query
     carries an ``-- airflow:`` comment naming its task instance and try): it waits for it if it still
@@ -80,9 +83,9 @@ class AthenaUnloadOperator(WaitsForAwsWork, AwsBaseOperator[AthenaHook]):
         self,
         *,
         sql: str,
-        parameters: dict[str, Any],
-        database: str,
-        output_prefix: str,
+        parameters: dict[str, Any] | None = None,
+        database: str | None = None,
+        output_prefix: str | None = None,
         workgroup: str = "primary",
         result_location: str | None = None,
         output_format: str = "PARQUET",
@@ -90,9 +93,14 @@ class AthenaUnloadOperator(WaitsForAwsWork, AwsBaseOperator[AthenaHook]):
         poll_interval: float | str = 30,
         max_wait: timedelta = timedelta(hours=1),
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        plan: Any = None,
+        request: Any = None,
+        request_kwargs: dict[str, Any] | None = None,
         **kwargs: Any,
     ):
         super().__init__(**kwargs)
+        if (request is None) == (database is None or output_prefix is None or parameters is None):
+            raise ValueError("give either parameters, database and output_prefix, or a request builder")
         if if_output_exists not in ("replace", "fail"):
             raise ValueError(f"if_output_exists must be 'replace' or 'fail', got {if_output_exists!r}")
         self.sql = sql
@@ -107,10 +115,19 @@ class AthenaUnloadOperator(WaitsForAwsWork, AwsBaseOperator[AthenaHook]):
         self.max_wait = max_wait
         self.deferrable = deferrable
         self._query_id: str | None = None
+        self.init_plan(plan, request, request_kwargs)
+
+    def _prepare(self, context: Context) -> None:
+        self.resolve_plan(context)
+        if self.request is not None:
+            query = self.build()
+            self.parameters, self.database, self.workgroup = query.parameters, query.database, query.workgroup
+            self.output_prefix, self.result_location = query.output_prefix, query.result_location
 
     def execute(self, context: Context) -> dict[str, Any]:
         from batchml.attempts import Attempt
 
+        self._prepare(context)
         attempt = Attempt.of(context, self.retries or 0)
         earlier = self._earlier_query(attempt, context)
         if earlier is not None:
@@ -147,9 +164,7 @@ class AthenaUnloadOperator(WaitsForAwsWork, AwsBaseOperator[AthenaHook]):
 
     def _statement(self, attempt: Attempt) -> tuple[str, list[str]]:
         select, params = sqlmod.bind(self.sql, dict(self.parameters))
-        marker = (f"-- airflow: dag_id={attempt.dag_id} run_id={attempt.run_id} "
-                  f"task_id={attempt.task_id} try_number={attempt.try_number}")
-        return marker + "\n" + sqlmod.unload(select, self.output_prefix, self.output_format), params
+        return attempt.comment() + "\n" + sqlmod.unload(select, self.output_prefix, self.output_format), params
 
     def _clear_output(self) -> None:
         from airflow.providers.amazon.aws.hooks.s3 import S3Hook
@@ -177,9 +192,7 @@ class AthenaUnloadOperator(WaitsForAwsWork, AwsBaseOperator[AthenaHook]):
                 break
             queries = conn.batch_get_query_execution(QueryExecutionIds=ids)["QueryExecutions"]
             for query in sorted(queries, key=lambda q: q["Status"]["SubmissionDateTime"], reverse=True):
-                m = _MARKER.search(query.get("Query", ""))
-                if m and attempt.launched({"airflow:dag_id": m[1], "airflow:run_id": m[2],
-                                           "airflow:task_id": m[3], "airflow:try_number": m[4]}):
+                if attempt.launched_query(query.get("Query", "")):
                     return query
                 if since is not None and query["Status"]["SubmissionDateTime"] < since:
                     return None
@@ -235,6 +248,7 @@ class AthenaUnloadOperator(WaitsForAwsWork, AwsBaseOperator[AthenaHook]):
         }
 
     def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: Context):
+        self._prepare(context)
         if next_method == "__fail__":
             from batchml.attempts import Attempt
 

@@ -36,6 +36,7 @@ from airflow.sdk.configuration import conf
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 from batchml import naming
+from batchml.operators.planned import FromPlan
 from batchml.operators.waiting import WaitsForAwsWork
 
 if TYPE_CHECKING:
@@ -72,13 +73,17 @@ def job_failure(job_type: str, describe: dict[str, Any], name_key: str, status_k
     return cls(job_type, describe[name_key], describe[status_key], reason)
 
 
-class SageMakerJobOperator(WaitsForAwsWork, AwsBaseOperator[SageMakerHook]):
+class SageMakerJobOperator(FromPlan, WaitsForAwsWork, AwsBaseOperator[SageMakerHook]):
     """Base for the three job types; subclasses say which API calls and describe keys they use.
 
-    :param job_name_prefix: ``<pipeline>-<step>-<yyyymmdd>``; jobs are named ``<prefix>-<n>``. (templated)
-    :param request: pure function ``(job_name=..., **request_kwargs) -> dict`` returning the boto3
+    :param step: the pipeline step; with ``plan``, jobs are named ``<pipeline>-<step>-<yyyymmdd>-<n>``
+        (``batchml.naming.job_name_prefix``).
+    :param job_name_prefix: the prefix itself, without a plan; jobs are named ``<prefix>-<n>``. (templated)
+    :param plan: the run plan (XComArg): connection, region, polling interval, and the first argument of
+        ``request`` (see ``batchml.operators.planned``).
+    :param request: pure function ``([plan,] job_name=..., **request_kwargs) -> dict`` returning the boto3
         create request (see ``batchml.job_requests``).
-    :param request_kwargs: keyword arguments for ``request``; XComArgs in it resolve at run time. (templated)
+    :param request_kwargs: keyword arguments for ``request``; XComArgs in it resolve when the task runs.
     :param action_if_job_exists: ``"attach"`` (default) waits for, or reuses, the job an earlier try of
         this attempt chain launched; ``"fail"`` fails the retry instead.
     :param poll_interval: seconds between status checks. (templated)
@@ -87,8 +92,7 @@ class SageMakerJobOperator(WaitsForAwsWork, AwsBaseOperator[SageMakerHook]):
     """
 
     aws_hook_class = SageMakerHook
-    template_fields: Sequence[str] = aws_template_fields("job_name_prefix", "request_kwargs", "poll_interval")
-    template_fields_renderers: ClassVar[dict[str, str]] = {"request_kwargs": "json"}
+    template_fields: Sequence[str] = aws_template_fields("job_name_prefix", "poll_interval")
     ui_color = "#FFD9A6"
 
     job_type: ClassVar[str]
@@ -98,9 +102,11 @@ class SageMakerJobOperator(WaitsForAwsWork, AwsBaseOperator[SageMakerHook]):
     def __init__(
         self,
         *,
-        job_name_prefix: str,
         request: Callable[..., dict[str, Any]],
         request_kwargs: dict[str, Any] | None = None,
+        plan: Any = None,
+        step: str | None = None,
+        job_name_prefix: str | None = None,
         action_if_job_exists: Literal["attach", "fail"] = "attach",
         poll_interval: float | str = 30,
         max_wait: timedelta = timedelta(hours=6),
@@ -110,14 +116,21 @@ class SageMakerJobOperator(WaitsForAwsWork, AwsBaseOperator[SageMakerHook]):
         super().__init__(**kwargs)
         if action_if_job_exists not in ("attach", "fail"):
             raise ValueError(f"action_if_job_exists must be 'attach' or 'fail', got {action_if_job_exists!r}")
+        if (job_name_prefix is None) == (step is None and plan is None):
+            raise ValueError("give either job_name_prefix, or plan and step")
         self.job_name_prefix = job_name_prefix
-        self.request = request
-        self.request_kwargs = request_kwargs or {}
+        self.step = step
         self.action_if_job_exists = action_if_job_exists
         self.poll_interval = poll_interval
         self.max_wait = max_wait
         self.deferrable = deferrable
         self._job_name: str | None = None
+        self.init_plan(plan, request, request_kwargs)
+
+    def _prepare(self, context: Context) -> None:
+        if self.resolve_plan(context) is not None and self.job_name_prefix is None:
+            self.job_name_prefix = naming.job_name_prefix(self.header.pipeline, self.step or self.task_id,
+                                                          self.header.partition_date)
 
     # -- per job type -------------------------------------------------------------------------------
     def _describe(self, name: str) -> dict[str, Any]:
@@ -144,6 +157,7 @@ class SageMakerJobOperator(WaitsForAwsWork, AwsBaseOperator[SageMakerHook]):
     def execute(self, context: Context) -> dict[str, Any]:
         from batchml.attempts import Attempt
 
+        self._prepare(context)
         attempt = Attempt.of(context, self.retries or 0)
         earlier = self._earlier_job(attempt)
         if earlier is not None:
@@ -190,7 +204,7 @@ class SageMakerJobOperator(WaitsForAwsWork, AwsBaseOperator[SageMakerHook]):
         for _ in range(5):
             taken = [naming.job_sequence(self.job_name_prefix, s[self.name_key]) for s in self._list(self.job_name_prefix)]
             name = naming.job_name(self.job_name_prefix, max(taken, default=0) + 1)
-            request = self.request(job_name=name, **self.request_kwargs)
+            request = self.build(job_name=name)
             request["Tags"] = [*request.get("Tags", []), *attempt.tags()]
             try:
                 self._create(request)
@@ -247,6 +261,7 @@ class SageMakerJobOperator(WaitsForAwsWork, AwsBaseOperator[SageMakerHook]):
 
     # -- stopping --------------------------------------------------------------------------------------
     def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: Context):
+        self._prepare(context)
         if next_method == "__fail__":  # the deferral timed out or the trigger crashed: don't orphan the job
             from batchml.attempts import Attempt
 
@@ -358,7 +373,7 @@ def _serves(model: dict[str, Any]) -> list[tuple[str | None, str | None, str | N
     return [(c.get("ModelPackageName"), c.get("Image"), c.get("ModelDataUrl")) for c in containers]
 
 
-class SageMakerRegisterModelPackageOperator(AwsBaseOperator[SageMakerHook]):
+class SageMakerRegisterModelPackageOperator(FromPlan, AwsBaseOperator[SageMakerHook]):
     """Register a model version in a model package group, exactly one per partition.
 
     Why not the provider's ``SageMakerRegisterModelVersionOperator``: every retry registers one more
@@ -370,25 +385,27 @@ class SageMakerRegisterModelPackageOperator(AwsBaseOperator[SageMakerHook]):
     different artifact (the day was rerun), ``if_exists`` decides: ``"replace"`` (default) registers the
     new version and then deletes the old one, ``"keep"`` returns the old one, ``"fail"`` raises.
 
+    :param plan: the run plan (XComArg): connection, region, the group (the environment's
+        ``model_package_group``) and the partition (D) unless given, and the first argument of ``request``.
     :param package_group_name: model package group. (templated)
     :param partition_key: the partition the model was trained for, e.g. ``2026-11-20``. (templated)
-    :param request: pure function ``(**request_kwargs) -> CreateModelPackage request``.
-    :param request_kwargs: keyword arguments for ``request``. (templated)
+    :param request: pure function ``([plan,] **request_kwargs) -> CreateModelPackage request``.
+    :param request_kwargs: keyword arguments for ``request``; XComArgs in it resolve when the task runs.
     Returns ``{"model_package_arn", "version", "action", "replaced"}``.
     """
 
     aws_hook_class = SageMakerHook
-    template_fields: Sequence[str] = aws_template_fields("package_group_name", "partition_key", "request_kwargs")
-    template_fields_renderers: ClassVar[dict[str, str]] = {"request_kwargs": "json"}
+    template_fields: Sequence[str] = aws_template_fields("package_group_name", "partition_key")
     ui_color = "#FFD9A6"
 
     def __init__(
         self,
         *,
-        package_group_name: str,
-        partition_key: str,
         request: Callable[..., dict[str, Any]],
         request_kwargs: dict[str, Any] | None = None,
+        plan: Any = None,
+        package_group_name: str | None = None,
+        partition_key: str | None = None,
         if_exists: Literal["replace", "keep", "fail"] = "replace",
         **kwargs: Any,
     ):
@@ -397,16 +414,20 @@ class SageMakerRegisterModelPackageOperator(AwsBaseOperator[SageMakerHook]):
             raise ValueError(f"if_exists must be 'replace', 'keep' or 'fail', got {if_exists!r}")
         self.package_group_name = package_group_name
         self.partition_key = partition_key
-        self.request = request
-        self.request_kwargs = request_kwargs or {}
         self.if_exists = if_exists
+        self.init_plan(plan, request, request_kwargs)
 
     def execute(self, context: Context) -> dict[str, Any]:
         import hashlib
 
+        if self.resolve_plan(context) is not None:
+            self.package_group_name = self.package_group_name or self.header.env.model_package_group
+            self.partition_key = self.partition_key or naming.partition_value(self.header.partition_date)
+        if not (self.package_group_name and self.partition_key):
+            raise ValueError("package_group_name and partition_key are needed (or a plan to take them from)")
         conn = self.hook.conn
-        marker = f"partition={self.partition_key}"
-        request = self.request(**self.request_kwargs)
+        marker = naming.registry_marker(self.partition_key)
+        request = self.build()
         request["ModelPackageGroupName"] = self.package_group_name
         request["ModelPackageDescription"] = f"{marker} {request.get('ModelPackageDescription', '')}".strip()[:1024]
         model_data = request["InferenceSpecification"]["Containers"][0]["ModelDataUrl"]
@@ -446,7 +467,6 @@ class SageMakerRegisterModelPackageOperator(AwsBaseOperator[SageMakerHook]):
         for page in self.hook.conn.get_paginator("list_model_packages").paginate(
                 ModelPackageGroupName=self.package_group_name, SortBy="CreationTime", SortOrder="Descending"):
             for summary in page["ModelPackageSummaryList"]:
-                description = summary.get("ModelPackageDescription", "")
-                if description == marker or description.startswith(marker + " "):
+                if naming.marked_partition(summary.get("ModelPackageDescription", "")) == str(self.partition_key):
                     found.append(summary)
         return found
