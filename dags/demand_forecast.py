@@ -86,7 +86,8 @@ with DAG(
         task_id="train", step="train", plan=run, request=requests.training,
         request_kwargs={"features": features.output},
         deferrable=True, pool=pool, max_wait=job_wait(settings), execution_timeout=timeout("train"))
-    champion = find_champion.override(execution_timeout=timeout("find_champion"))(run)
+    champion = find_champion.override(poke_interval=settings.model.champion_poke_seconds,
+                                      execution_timeout=timeout("find_champion"))(run)
     evaluation = SageMakerProcessingJobOperator(
         task_id="evaluate", step="evaluate", plan=run, request=requests.evaluation,
         request_kwargs={"features": features.output, "model": model.output, "champion": champion},

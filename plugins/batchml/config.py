@@ -129,6 +129,7 @@ class ModelSettings(Strict):
     training_instance_type: str = Field(pattern=INSTANCE_TYPE)
     transform_instance_type: str = Field(pattern=INSTANCE_TYPE)
     max_runtime_minutes: int = Field(ge=1, le=1440, description="StoppingCondition of every SageMaker job.")
+    champion_poke_seconds: number("How often find_champion looks for earlier days' decisions.", ge=1, le=3600)
     # bool first: pydantic would otherwise turn true into 1; int before float, so 300 stays 300 for train.py.
     hyperparameters: dict[str, bool | int | float | str]
 

@@ -57,6 +57,16 @@ def test_sagemaker_jobs_take_a_pool_slot_and_waits_are_deferrable(bag):
         assert dag.get_task(task_id).deferrable, task_id
 
 
+def test_waits_poll_at_the_configured_interval(bag):
+    from batchml.config import PipelineSettings
+
+    settings, dag = PipelineSettings.load("demand_forecast"), bag.dags["demand_forecast"]
+    assert dag.get_task("wait_for_sales").poke_interval == settings.data.sales_poke_seconds
+    champion = dag.get_task("find_champion")
+    assert champion.poke_interval == settings.model.champion_poke_seconds == 30
+    assert champion.timeout == 12 * 3600
+
+
 def test_chain_of_steps(bag):
     dag = bag.dags["demand_forecast"]
     order = ["prepare_run", "wait_for_sales", "extract_training", "check_data_quality", "preprocess", "train",

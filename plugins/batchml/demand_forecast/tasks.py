@@ -90,7 +90,7 @@ def _stage_code(settings, env) -> dict[str, str]:
 CHAMPION_LOOKBACK_DAYS = 60
 
 
-@task.sensor(poke_interval=30, timeout=12 * 3600, mode="poke")
+@task.sensor(timeout=12 * 3600, mode="poke")  # poke_interval: the settings' model.champion_poke_seconds
 def find_champion(run: dict[str, Any]):
     """The champion for D: the latest model version approved for a day before D, looked up when the
     evaluation is about to score it (not when the run started), and only once every run of an earlier day
