@@ -24,7 +24,7 @@ from airflow.sdk.exceptions import AirflowException
 
 from batchml import sql as sqlmod
 from batchml.operators.planned import FromPlan
-from batchml.operators.waiting import WaitsForAwsWork
+from batchml.operators.waiting import Waiter, WaitsForAwsWork
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -157,6 +157,7 @@ class AthenaUnloadOperator(FromPlan, WaitsForAwsWork, AwsBaseOperator[AthenaHook
             kwargs["ExecutionParameters"] = params
         if self.result_location:
             kwargs["ResultConfiguration"] = {"OutputLocation": self.result_location}
+        # The client, not AthenaHook.run_query: that has no ExecutionParameters.
         query_id = self.hook.conn.start_query_execution(**kwargs)["QueryExecutionId"]
         self._query_id = query_id
         self.log.info("Started query %s unloading to %s with parameters %s", query_id, self.output_prefix, params)
@@ -204,10 +205,12 @@ class AthenaUnloadOperator(FromPlan, WaitsForAwsWork, AwsBaseOperator[AthenaHook
         self._query_id = query_id
         return self.wait_for(
             what=f"query {query_id}",
-            check=lambda: self.hook.conn.get_query_execution(QueryExecutionId=query_id)["QueryExecution"],
+            check=lambda: self.hook.get_query_info(query_id)["QueryExecution"],
             running=lambda query: query["Status"]["State"] in _RUNNING,
             finish=self._finish,
             stop=lambda: self._stop(query_id),
+            # the provider's waiters/athena.json, which AthenaTrigger uses too
+            waiter=Waiter("query_complete", {"QueryExecutionId": query_id}, ["QueryExecution.Status.State"]),
             trigger=lambda delay, attempts: AthenaTrigger(
                 query_execution_id=query_id, waiter_delay=delay, waiter_max_attempts=attempts,
                 aws_conn_id=self.aws_conn_id, region_name=self.region_name, verify=self.verify,
@@ -218,7 +221,7 @@ class AthenaUnloadOperator(FromPlan, WaitsForAwsWork, AwsBaseOperator[AthenaHook
         query_id = (event or {}).get("value") or self._query_id
         if not query_id:
             raise AirflowException(f"trigger event without a query id: {event}")
-        query = self.hook.conn.get_query_execution(QueryExecutionId=query_id)["QueryExecution"]
+        query = self.hook.get_query_info(query_id)["QueryExecution"]
         if (event or {}).get("status") != "success" and query["Status"]["State"] in _RUNNING:
             self._stop(query_id)
         return self._finish(query)
@@ -264,6 +267,6 @@ class AthenaUnloadOperator(FromPlan, WaitsForAwsWork, AwsBaseOperator[AthenaHook
     def _stop(self, query_id: str) -> None:
         try:
             self.log.warning("Cancelling query %s.", query_id)
-            self.hook.conn.stop_query_execution(QueryExecutionId=query_id)
+            self.hook.stop_query(query_id)
         except Exception:
             self.log.exception("Could not cancel query %s", query_id)

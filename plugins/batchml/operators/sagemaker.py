@@ -24,8 +24,8 @@ deferrable (the provider's ``SageMakerTrigger``), and a kill or a deferral timeo
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Sequence
+import math
+from collections.abc import Callable, Iterable, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
@@ -37,7 +37,7 @@ from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 from batchml import naming
 from batchml.operators.planned import FromPlan
-from batchml.operators.waiting import WaitsForAwsWork
+from batchml.operators.waiting import Waiter, WaitsForAwsWork
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -132,22 +132,33 @@ class SageMakerJobOperator(FromPlan, WaitsForAwsWork, AwsBaseOperator[SageMakerH
             self.job_name_prefix = naming.job_name_prefix(self.header.pipeline, self.step or self.task_id,
                                                           self.header.partition_date)
 
-    # -- per job type -------------------------------------------------------------------------------
+    # -- per job type: the small interface each job type implements ---------------------------------------
+    # Describing goes through the hook's named methods. Creating, stopping and listing go to the client: the
+    # hook's create_*_job methods also check that every S3 input exists (calls the Airflow role is not granted,
+    # and the request builders already name outputs of completed upstream jobs), it has no stop_*_job, and its
+    # list_*_jobs drop the sort order a retry needs to find the newest job first.
+    waiter_name: ClassVar[str]  # the provider's waiter (waiters/sagemaker.json), shared with SageMakerTrigger
+
     def _describe(self, name: str) -> dict[str, Any]:
-        return getattr(self.hook.conn, f"describe_{self.job_type}_job")(**{self.name_key: name})
+        raise NotImplementedError
 
     def _create(self, request: dict[str, Any]) -> None:
-        getattr(self.hook.conn, f"create_{self.job_type}_job")(**request)
+        raise NotImplementedError
 
     def _stop(self, name: str) -> None:
-        getattr(self.hook.conn, f"stop_{self.job_type}_job")(**{self.name_key: name})
+        raise NotImplementedError
+
+    def _summaries(self, prefix: str) -> Iterable[dict[str, Any]]:
+        raise NotImplementedError
 
     def _list(self, prefix: str) -> list[dict[str, Any]]:
-        paginator = self.hook.conn.get_paginator(f"list_{self.job_type}_jobs")
-        summaries = []
-        for page in paginator.paginate(NameContains=prefix, SortBy="CreationTime", SortOrder="Descending"):
-            summaries.extend(page[f"{self.job_type.capitalize()}JobSummaries"])
-        return [s for s in summaries if naming.job_sequence(prefix, s[self.name_key]) is not None]
+        """Jobs named ``<prefix>-<n>``, newest first."""
+        return [s for s in self._summaries(prefix) if naming.job_sequence(prefix, s[self.name_key]) is not None]
+
+    def _pages(self, operation: str, key: str, prefix: str) -> Iterable[dict[str, Any]]:
+        for page in self.hook.conn.get_paginator(operation).paginate(
+                NameContains=prefix, SortBy="CreationTime", SortOrder="Descending"):
+            yield from page[key]
 
     def result(self, describe: dict[str, Any]) -> dict[str, Any]:
         """What downstream tasks need from a completed job (pushed to XCom)."""
@@ -191,12 +202,13 @@ class SageMakerJobOperator(FromPlan, WaitsForAwsWork, AwsBaseOperator[SageMakerH
         return None
 
     def _wait_until_stopped(self, name: str, timeout: float = 600) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        describe = self._describe(name)
-        while describe[self.status_key] == "Stopping" and time.monotonic() < deadline:
-            time.sleep(min(float(self.poll_interval), 10))
-            describe = self._describe(name)
-        return describe
+        """A job an earlier try stopped, once it has (the waiter ends on Stopped as on any terminal state)."""
+        poll = min(float(self.poll_interval), 10)
+        self.wait_until_done(f"{self.job_type} job {name}", self._waiter(name), poll, max(1, math.ceil(timeout / poll)))
+        return self._describe(name)
+
+    def _waiter(self, name: str) -> Waiter:
+        return Waiter(self.waiter_name, {self.name_key: name}, [self.status_key])
 
     def _launch(self, attempt: Attempt) -> str:
         from botocore.exceptions import ClientError
@@ -228,6 +240,7 @@ class SageMakerJobOperator(FromPlan, WaitsForAwsWork, AwsBaseOperator[SageMakerH
             running=lambda describe: describe[self.status_key] in RUNNING,
             finish=self._finish,
             stop=lambda: self._stop_if_running(name),
+            waiter=self._waiter(name),
             trigger=lambda delay, attempts: SageMakerTrigger(
                 job_name=name, job_type=self.job_type, waiter_delay=delay, waiter_max_attempts=attempts,
                 aws_conn_id=self.aws_conn_id, region_name=self.region_name, verify=self.verify,
@@ -307,6 +320,19 @@ class SageMakerProcessingJobOperator(SageMakerJobOperator):
     job_type = "processing"
     name_key = "ProcessingJobName"
     status_key = "ProcessingJobStatus"
+    waiter_name = "ProcessingJobComplete"
+
+    def _describe(self, name: str) -> dict[str, Any]:
+        return self.hook.describe_processing_job(name)
+
+    def _create(self, request: dict[str, Any]) -> None:
+        self.hook.conn.create_processing_job(**request)
+
+    def _stop(self, name: str) -> None:
+        self.hook.conn.stop_processing_job(ProcessingJobName=name)
+
+    def _summaries(self, prefix: str) -> Iterable[dict[str, Any]]:
+        return self._pages("list_processing_jobs", "ProcessingJobSummaries", prefix)
 
     def result(self, describe: dict[str, Any]) -> dict[str, Any]:
         outputs = describe.get("ProcessingOutputConfig", {}).get("Outputs", [])
@@ -322,6 +348,19 @@ class SageMakerTrainingJobOperator(SageMakerJobOperator):
     job_type = "training"
     name_key = "TrainingJobName"
     status_key = "TrainingJobStatus"
+    waiter_name = "TrainingJobComplete"
+
+    def _describe(self, name: str) -> dict[str, Any]:
+        return self.hook.describe_training_job(name)
+
+    def _create(self, request: dict[str, Any]) -> None:
+        self.hook.conn.create_training_job(**request)
+
+    def _stop(self, name: str) -> None:
+        self.hook.conn.stop_training_job(TrainingJobName=name)
+
+    def _summaries(self, prefix: str) -> Iterable[dict[str, Any]]:
+        return self._pages("list_training_jobs", "TrainingJobSummaries", prefix)
 
     def result(self, describe: dict[str, Any]) -> dict[str, Any]:
         return {
@@ -344,6 +383,16 @@ class SageMakerTransformJobOperator(SageMakerJobOperator):
     job_type = "transform"
     name_key = "TransformJobName"
     status_key = "TransformJobStatus"
+    waiter_name = "TransformJobComplete"
+
+    def _describe(self, name: str) -> dict[str, Any]:
+        return self.hook.describe_transform_job(name)
+
+    def _stop(self, name: str) -> None:
+        self.hook.conn.stop_transform_job(TransformJobName=name)
+
+    def _summaries(self, prefix: str) -> Iterable[dict[str, Any]]:
+        return self._pages("list_transform_jobs", "TransformJobSummaries", prefix)
 
     def _create(self, request: dict[str, Any]) -> None:
         from botocore.exceptions import ClientError
