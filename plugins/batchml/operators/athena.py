@@ -23,8 +23,8 @@ from airflow.sdk.configuration import conf
 from airflow.sdk.exceptions import AirflowException
 
 from batchml import sql as sqlmod
-from batchml.operators.planned import FromPlan
-from batchml.operators.waiting import Waiter, WaitsForAwsWork
+from batchml.operators.jobs import IdempotentJob
+from batchml.operators.waiting import Waiter
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -43,7 +43,7 @@ class AthenaQueryFailed(AirflowException):
         super().__init__(f"Athena query {query_execution_id} {state}: {self.aws_reason}")
 
 
-class AthenaUnloadOperator(FromPlan, WaitsForAwsWork, AwsBaseOperator[AthenaHook]):
+class AthenaUnloadOperator(IdempotentJob, AwsBaseOperator[AthenaHook]):
     """Write the result of a SELECT to an S3 prefix with ``UNLOAD``.
 
     :param sql: the SELECT, or a path to a ``.sql`` file under the DAG's template search path, with
@@ -114,31 +114,29 @@ class AthenaUnloadOperator(FromPlan, WaitsForAwsWork, AwsBaseOperator[AthenaHook
         self.poll_interval = poll_interval
         self.max_wait = max_wait
         self.deferrable = deferrable
-        self._query_id: str | None = None
         self.init_plan(plan, request, request_kwargs)
 
-    def _prepare(self, context: Context) -> None:
+    def prepare(self, context: Context) -> None:
         self.resolve_plan(context)
         if self.request is not None:
             query = self.build()
             self.parameters, self.database, self.workgroup = query.parameters, query.database, query.workgroup
             self.output_prefix, self.result_location = query.output_prefix, query.result_location
 
-    def execute(self, context: Context) -> dict[str, Any]:
-        from batchml.attempts import Attempt
+    # -- the idempotent job interface (batchml.operators.jobs) -------------------------------------------
+    kind = "query"
 
-        self._prepare(context)
-        attempt = Attempt.of(context, self.retries or 0)
-        earlier = self._earlier_query(attempt, context)
-        if earlier is not None:
-            state = earlier["Status"]["State"]
-            if state in _DONE:
-                self.log.info("Reusing query %s: an earlier try ran it and it succeeded.", earlier["QueryExecutionId"])
-                return self._result(earlier)
-            if state in _RUNNING:
-                self.log.info("Attaching to query %s, started by an earlier try and still %s.",
-                              earlier["QueryExecutionId"], state)
-                return self._wait(earlier["QueryExecutionId"])
+    def work_id(self, described: dict[str, Any]) -> str:
+        return described["QueryExecutionId"]
+
+    def state(self, described: dict[str, Any]):
+        state = described["Status"]["State"]
+        return "done" if state in _DONE else "running" if state in _RUNNING else "ended"
+
+    def result(self, described: dict[str, Any]) -> dict[str, Any]:
+        return self._result(described)
+
+    def launch(self, attempt: Attempt, context: Context) -> str:
         statement, params = self._statement(attempt)
         self._clear_output()
         kwargs: dict[str, Any] = {
@@ -159,9 +157,9 @@ class AthenaUnloadOperator(FromPlan, WaitsForAwsWork, AwsBaseOperator[AthenaHook
             kwargs["ResultConfiguration"] = {"OutputLocation": self.result_location}
         # The client, not AthenaHook.run_query: that has no ExecutionParameters.
         query_id = self.hook.conn.start_query_execution(**kwargs)["QueryExecutionId"]
-        self._query_id = query_id
+        self._work_id = query_id  # from here on, a kill cancels it
         self.log.info("Started query %s unloading to %s with parameters %s", query_id, self.output_prefix, params)
-        return self._wait(query_id)
+        return query_id
 
     def _statement(self, attempt: Attempt) -> tuple[str, list[str]]:
         select, params = sqlmod.bind(self.sql, dict(self.parameters))
@@ -180,7 +178,7 @@ class AthenaUnloadOperator(FromPlan, WaitsForAwsWork, AwsBaseOperator[AthenaHook
         self.log.info("Deleting %d objects under %s so the rerun replaces them.", len(keys), self.output_prefix)
         s3.delete_objects(bucket=bucket, keys=keys)
 
-    def _earlier_query(self, attempt: Attempt, context: Context) -> dict[str, Any] | None:
+    def earlier_work(self, attempt: Attempt, context: Context) -> dict[str, Any] | None:
         """The newest query this attempt chain started, if any. Athena lists newest first, so the scan
         stops at the first query submitted before this DAG run started."""
         dag_run = context.get("dag_run")
@@ -199,16 +197,15 @@ class AthenaUnloadOperator(FromPlan, WaitsForAwsWork, AwsBaseOperator[AthenaHook
                     return None
         return None
 
-    def _wait(self, query_id: str) -> dict[str, Any]:
+    def wait(self, query_id: str) -> dict[str, Any]:
         from airflow.providers.amazon.aws.triggers.athena import AthenaTrigger
 
-        self._query_id = query_id
         return self.wait_for(
             what=f"query {query_id}",
             check=lambda: self.hook.get_query_info(query_id)["QueryExecution"],
             running=lambda query: query["Status"]["State"] in _RUNNING,
             finish=self._finish,
-            stop=lambda: self._stop(query_id),
+            stop=lambda: self.stop(query_id),
             # the provider's waiters/athena.json, which AthenaTrigger uses too
             waiter=Waiter("query_complete", {"QueryExecutionId": query_id}, ["QueryExecution.Status.State"]),
             trigger=lambda delay, attempts: AthenaTrigger(
@@ -218,12 +215,12 @@ class AthenaUnloadOperator(FromPlan, WaitsForAwsWork, AwsBaseOperator[AthenaHook
         )
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
-        query_id = (event or {}).get("value") or self._query_id
+        query_id = (event or {}).get("value") or self._work_id
         if not query_id:
             raise AirflowException(f"trigger event without a query id: {event}")
         query = self.hook.get_query_info(query_id)["QueryExecution"]
         if (event or {}).get("status") != "success" and query["Status"]["State"] in _RUNNING:
-            self._stop(query_id)
+            self.stop(query_id)
         return self._finish(query)
 
     def _finish(self, query: dict[str, Any]) -> dict[str, Any]:
@@ -250,21 +247,7 @@ class AthenaUnloadOperator(FromPlan, WaitsForAwsWork, AwsBaseOperator[AthenaHook
             "engine_ms": stats.get("EngineExecutionTimeInMillis"),
         }
 
-    def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: Context):
-        self._prepare(context)
-        if next_method == "__fail__":
-            from batchml.attempts import Attempt
-
-            query = self._earlier_query(Attempt.of(context, self.retries or 0), context)
-            if query is not None and query["Status"]["State"] in _RUNNING:
-                self._stop(query["QueryExecutionId"])
-        return super().resume_execution(next_method, next_kwargs, context)
-
-    def on_kill(self) -> None:
-        if self._query_id:
-            self._stop(self._query_id)
-
-    def _stop(self, query_id: str) -> None:
+    def stop(self, query_id: str) -> None:
         try:
             self.log.warning("Cancelling query %s.", query_id)
             self.hook.stop_query(query_id)

@@ -36,8 +36,9 @@ from airflow.sdk.configuration import conf
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 from batchml import naming
+from batchml.operators.jobs import IdempotentJob
 from batchml.operators.planned import FromPlan
-from batchml.operators.waiting import Waiter, WaitsForAwsWork
+from batchml.operators.waiting import Waiter
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -73,7 +74,7 @@ def job_failure(job_type: str, describe: dict[str, Any], name_key: str, status_k
     return cls(job_type, describe[name_key], describe[status_key], reason)
 
 
-class SageMakerJobOperator(FromPlan, WaitsForAwsWork, AwsBaseOperator[SageMakerHook]):
+class SageMakerJobOperator(IdempotentJob, AwsBaseOperator[SageMakerHook]):
     """Base for the three job types; subclasses say which API calls and describe keys they use.
 
     :param step: the pipeline step; with ``plan``, jobs are named ``<pipeline>-<step>-<yyyymmdd>-<n>``
@@ -124,13 +125,8 @@ class SageMakerJobOperator(FromPlan, WaitsForAwsWork, AwsBaseOperator[SageMakerH
         self.poll_interval = poll_interval
         self.max_wait = max_wait
         self.deferrable = deferrable
-        self._job_name: str | None = None
+        self.kind = f"{self.job_type} job"
         self.init_plan(plan, request, request_kwargs)
-
-    def _prepare(self, context: Context) -> None:
-        if self.resolve_plan(context) is not None and self.job_name_prefix is None:
-            self.job_name_prefix = naming.job_name_prefix(self.header.pipeline, self.step or self.task_id,
-                                                          self.header.partition_date)
 
     # -- per job type: the small interface each job type implements ---------------------------------------
     # Describing goes through the hook's named methods. Creating, stopping and listing go to the client: the
@@ -164,42 +160,37 @@ class SageMakerJobOperator(FromPlan, WaitsForAwsWork, AwsBaseOperator[SageMakerH
         """What downstream tasks need from a completed job (pushed to XCom)."""
         return {"job_name": describe[self.name_key], "status": describe[self.status_key]}
 
-    # -- the attempt ---------------------------------------------------------------------------------
-    def execute(self, context: Context) -> dict[str, Any]:
-        from batchml.attempts import Attempt
+    # -- the idempotent job interface (batchml.operators.jobs) -------------------------------------------
+    def prepare(self, context: Context) -> None:
+        if self.resolve_plan(context) is not None and self.job_name_prefix is None:
+            self.job_name_prefix = naming.job_name_prefix(self.header.pipeline, self.step or self.task_id,
+                                                          self.header.partition_date)
 
-        self._prepare(context)
-        attempt = Attempt.of(context, self.retries or 0)
-        earlier = self._earlier_job(attempt)
-        if earlier is not None:
-            status = earlier[self.status_key]
-            if self.action_if_job_exists == "fail":
-                raise AirflowException(f"{earlier[self.name_key]} was launched by an earlier try ({status}) "
-                                       "and action_if_job_exists='fail'")
-            if status in DONE:
-                self.log.info("Reusing %s job %s: an earlier try launched it and it completed.",
-                              self.job_type, earlier[self.name_key])
-                return self.result(earlier)
-            if status == "Stopping":  # an earlier try was killed and stopped it: let it finish stopping
-                earlier = self._wait_until_stopped(earlier[self.name_key])
-                status = earlier[self.status_key]
-            if status in RUNNING:
-                self.log.info("Attaching to %s job %s, launched by an earlier try and still %s.",
-                              self.job_type, earlier[self.name_key], status)
-                return self._wait(context, earlier[self.name_key])
-            self.log.info("The earlier try's job %s ended %s (%s); launching a new job.",
-                          earlier[self.name_key], status, earlier.get("FailureReason", "no reason given"))
-        name = self._launch(attempt)
-        return self._wait(context, name)
-
-    def _earlier_job(self, attempt: Attempt) -> dict[str, Any] | None:
-        """The newest job this attempt chain launched, described; None if there is none."""
+    def earlier_work(self, attempt: Attempt, context: Context) -> dict[str, Any] | None:
+        """The newest job this attempt chain launched (found by its ``airflow:*`` tags), described."""
         for summary in self._list(self.job_name_prefix):
             arn = summary[f"{self.job_type.capitalize()}JobArn"]
             tags = {t["Key"]: t["Value"] for t in self.hook.conn.list_tags(ResourceArn=arn).get("Tags", [])}
             if attempt.launched(tags):
                 return self._describe(summary[self.name_key])
         return None
+
+    def work_id(self, described: dict[str, Any]) -> str:
+        return described[self.name_key]
+
+    def state(self, described: dict[str, Any]):
+        status = described[self.status_key]
+        return "done" if status in DONE else "stopping" if status == "Stopping" else (
+            "running" if status in RUNNING else "ended")
+
+    def wait_stopped(self, work_id: str) -> dict[str, Any]:
+        return self._wait_until_stopped(work_id)
+
+    def stop(self, work_id: str) -> None:
+        self._stop_if_running(work_id)
+
+    def launch(self, attempt: Attempt, context: Context) -> str:
+        return self._launch(attempt)
 
     def _wait_until_stopped(self, name: str, timeout: float = 600) -> dict[str, Any]:
         """A job an earlier try stopped, once it has (the waiter ends on Stopped as on any terminal state)."""
@@ -225,20 +216,19 @@ class SageMakerJobOperator(FromPlan, WaitsForAwsWork, AwsBaseOperator[SageMakerH
                 if e.response["Error"]["Code"] in ("ResourceInUse", "ValidationException") and "unique" in str(e):
                     continue
                 raise
-            self._job_name = name
+            self._work_id = name  # from here on, a kill stops it
             self.log.info("Launched %s job %s (try %s).", self.job_type, name, attempt.try_number)
             return name
         raise AirflowException(f"could not find a free job name after {self.job_name_prefix}-*")
 
-    def _wait(self, context: Context, name: str) -> dict[str, Any]:
+    def wait(self, name: str) -> dict[str, Any]:
         from airflow.providers.amazon.aws.triggers.sagemaker import SageMakerTrigger
 
-        self._job_name = name
         return self.wait_for(
             what=f"{self.job_type} job {name}",
             check=lambda: self._describe(name),
             running=lambda describe: describe[self.status_key] in RUNNING,
-            finish=self._finish,
+            finish=self.finish,
             stop=lambda: self._stop_if_running(name),
             waiter=self._waiter(name),
             trigger=lambda delay, attempts: SageMakerTrigger(
@@ -249,16 +239,16 @@ class SageMakerJobOperator(FromPlan, WaitsForAwsWork, AwsBaseOperator[SageMakerH
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
         event = event or {}
-        name = event.get("job_name") or self._job_name
+        name = event.get("job_name") or self._work_id
         if name is None:
             raise AirflowException(f"trigger event without a job name: {event}")
-        self._job_name = name
+        self._work_id = name
         if event.get("status") == "timeout":
             self._stop_if_running(name)
             raise AirflowException(f"{self.job_type} job {name} still running after {self.max_wait}; stopped it")
-        return self._finish(self._describe(name))
+        return self.finish(self._describe(name))
 
-    def _finish(self, describe: dict[str, Any]) -> dict[str, Any]:
+    def finish(self, describe: dict[str, Any]) -> dict[str, Any]:
         name, status = describe[self.name_key], describe[self.status_key]
         self._log_tail(name)
         if status in DONE:
@@ -273,20 +263,6 @@ class SageMakerJobOperator(FromPlan, WaitsForAwsWork, AwsBaseOperator[SageMakerH
         raise failure
 
     # -- stopping --------------------------------------------------------------------------------------
-    def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: Context):
-        self._prepare(context)
-        if next_method == "__fail__":  # the deferral timed out or the trigger crashed: don't orphan the job
-            from batchml.attempts import Attempt
-
-            job = self._earlier_job(Attempt.of(context, self.retries or 0))
-            if job is not None:
-                self._stop_if_running(job[self.name_key])
-        return super().resume_execution(next_method, next_kwargs, context)
-
-    def on_kill(self) -> None:
-        if self._job_name:
-            self._stop_if_running(self._job_name)
-
     def _stop_if_running(self, name: str) -> None:
         try:
             if self._describe(name)[self.status_key] == "InProgress":
