@@ -7,18 +7,34 @@ plan as it comes out of XCom (JSON) or as the model, and validates the former in
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from batchml import job_requests
-from batchml.demand_forecast.plan import Champion, RunPlan
 
-PlanLike = RunPlan | dict[str, Any]  # the plan, or its XCom value
+if TYPE_CHECKING:
+    from batchml.demand_forecast.plan import RunPlan
+
+    PlanLike = RunPlan | dict[str, Any]  # the plan, or its XCom value
 
 METRIC_DEFINITIONS = [
     {"Name": name, "Regex": rf"{name}=([0-9.eE+-]+);"}
     for name in ("train_wape", "train_mae", "recent_wape", "fit_seconds", "training_rows")
 ]
 SCORING_CONTENT_TYPE, PREDICTIONS_ACCEPT = "application/jsonlines", "text/csv"
+
+
+def _of(run: PlanLike) -> RunPlan:
+    """The plan, validated. Imported here: the DAG file imports this module, and the models are built only
+    when a task runs, not on every parse."""
+    from batchml.demand_forecast.plan import RunPlan
+
+    return RunPlan.of(run)
+
+
+def _champion(champion: dict[str, Any]):
+    from batchml.demand_forecast.plan import Champion
+
+    return Champion.model_validate(champion)
 
 
 def _query(plan: RunPlan, output_prefix: str, parameters: dict[str, Any]) -> job_requests.UnloadQuery:
@@ -29,20 +45,20 @@ def _query(plan: RunPlan, output_prefix: str, parameters: dict[str, Any]) -> job
 
 def sales_partition(run: PlanLike) -> job_requests.PartitionWait:
     """D's raw sales partition, which the run waits for. D is a date, so the expression holds no outside text."""
-    plan = RunPlan.of(run)
+    plan = _of(run)
     return job_requests.PartitionWait(database=plan.env.raw_database, table="sales", expression=f"dt='{plan.day}'")
 
 
 def extract_training(run: PlanLike) -> job_requests.UnloadQuery:
     """``extract_training.sql``: the history window, ending at D."""
-    plan = RunPlan.of(run)
+    plan = _of(run)
     return _query(plan, plan.paths.extract_training,
                   {"history_start": plan.windows.history_start, "partition_date": plan.partition_date})
 
 
 def extract_scoring(run: PlanLike) -> job_requests.UnloadQuery:
     """``extract_scoring.sql``: the series active before D and the days to forecast."""
-    plan = RunPlan.of(run)
+    plan = _of(run)
     w = plan.windows
     return _query(plan, plan.paths.extract_scoring,
                   {"active_start": w.active_start, "partition_date": plan.partition_date,
@@ -52,7 +68,7 @@ def extract_scoring(run: PlanLike) -> job_requests.UnloadQuery:
 def profile_parameters(run: PlanLike) -> dict[str, Any]:
     """ExecutionParameters of ``profile_extracts.sql``: the extracts' windows and the plausibility bounds it
     counts against."""
-    plan = RunPlan.of(run)
+    plan = _of(run)
     w, bounds = plan.windows, plan.quality.plausibility
     return {
         "history_start": w.history_start, "partition_date": plan.partition_date,
@@ -67,13 +83,13 @@ def profile_parameters(run: PlanLike) -> dict[str, Any]:
 
 def profile_extracts(run: PlanLike) -> job_requests.UnloadQuery:
     """``profile_extracts.sql``: one row of measurements of what the two extracts read."""
-    plan = RunPlan.of(run)
+    plan = _of(run)
     return _query(plan, plan.paths.profile, profile_parameters(plan))
 
 
 def published_partition(run: PlanLike, *, predictions: dict[str, Any]) -> job_requests.CatalogPartition:
     """Partition ``dt=D`` of ``<forecast_database>.predictions``, pointing at the Batch Transform's output."""
-    plan = RunPlan.of(run)
+    plan = _of(run)
     return job_requests.CatalogPartition(database=plan.env.forecast_database, table="predictions",
                                          values=[plan.day], location=predictions["output_path"])
 
@@ -93,7 +109,7 @@ def _job_prefix(area: str, job_name: str) -> str:
 
 
 def preprocessing(run: PlanLike, *, job_name: str) -> dict[str, Any]:
-    plan = RunPlan.of(run)
+    plan = _of(run)
     out = _job_prefix(plan.paths.features, job_name)
     return job_requests.processing_job(
         job_name=job_name, **_common(plan),
@@ -113,7 +129,7 @@ def preprocessing(run: PlanLike, *, job_name: str) -> dict[str, Any]:
 
 
 def training(run: PlanLike, *, job_name: str, features: dict[str, Any]) -> dict[str, Any]:
-    plan = RunPlan.of(run)
+    plan = _of(run)
     return job_requests.training_job(
         job_name=job_name, **_common(plan),
         instance_type=plan.model.training_instance_type,
@@ -129,8 +145,8 @@ def training(run: PlanLike, *, job_name: str, features: dict[str, Any]) -> dict[
 def evaluation(run: PlanLike, *, job_name: str, features: dict[str, Any], model: dict[str, Any],
                champion: dict[str, Any] | None = None) -> dict[str, Any]:
     """``champion`` is what `find_champion` chose (empty: there is none, the challenger faces the baseline only)."""
-    plan = RunPlan.of(run)
-    chosen = Champion.model_validate(champion) if champion else None
+    plan = _of(run)
+    chosen = _champion(champion) if champion else None
     inputs = {"holdout": features["outputs"]["holdout"], "challenger": model["model_data"]}
     if chosen and chosen.model_data_url:
         inputs["champion"] = chosen.model_data_url
@@ -149,7 +165,7 @@ def evaluation(run: PlanLike, *, job_name: str, features: dict[str, Any], model:
 
 def model_package(run: PlanLike, *, model: dict[str, Any], evaluation: dict[str, Any],
                   decision: dict[str, Any]) -> dict[str, Any]:
-    plan = RunPlan.of(run)
+    plan = _of(run)
     metrics = decision.get("metrics", {})
     return job_requests.model_package(
         group_name=plan.env.model_package_group,
@@ -177,7 +193,7 @@ def batch_prediction(run: PlanLike, *, job_name: str, features: dict[str, Any],
                      registered: dict[str, Any] | None, decision: dict[str, Any]) -> dict[str, Any]:
     """The version the gate chose: the one just registered, or the champion it kept. The SageMaker
     model takes the job's name, so which model a job used is never in doubt."""
-    plan = RunPlan.of(run)
+    plan = _of(run)
     if decision.get("use") == "challenger":
         chosen = (registered or {}).get("model_package_arn")
     else:

@@ -14,24 +14,29 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date
+from functools import cache
 from typing import TYPE_CHECKING, Any
-
-from pydantic import BaseModel, ConfigDict
-
-from batchml.environment import EnvironmentConfig
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
 
-class PlanHeader(BaseModel):
-    """What every operator reads of any pipeline's run plan (the rest belongs to the request builders)."""
+@cache
+def plan_header() -> type:
+    """``PlanHeader``: what every operator reads of any pipeline's run plan (the rest belongs to the request
+    builders). Built on first use, when a task runs: operators are imported on every parse of a DAG file."""
+    from pydantic import BaseModel, ConfigDict
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    from batchml.environment import EnvironmentConfig
 
-    pipeline: str
-    partition_date: date
-    env: EnvironmentConfig
+    class PlanHeader(BaseModel):
+        model_config = ConfigDict(extra="ignore", frozen=True)
+
+        pipeline: str
+        partition_date: date
+        env: EnvironmentConfig
+
+    return PlanHeader
 
 
 def resolve(value: Any, context: Context) -> Any:
@@ -59,7 +64,7 @@ class FromPlan:
     plan: Any
     request: Callable[..., Any] | None
     request_kwargs: dict[str, Any]
-    header: PlanHeader | None = None
+    header: Any = None  # the plan_header() of the resolved plan
 
     def init_plan(self, plan: Any, request: Callable[..., Any] | None, request_kwargs: dict[str, Any] | None) -> None:
         """Call at the end of ``__init__``: keeps the arguments and sets the upstream dependencies."""
@@ -76,7 +81,7 @@ class FromPlan:
         if self.plan is None:
             return None
         self.plan = resolve(self.plan, context)
-        self.header = PlanHeader.model_validate(self.plan)
+        self.header = plan_header().model_validate(self.plan)
         env = self.header.env
         self.aws_conn_id, self.region_name = env.aws_conn_id, env.region
         if hasattr(self, "poll_interval"):
