@@ -24,6 +24,7 @@ from airflow.sdk.exceptions import AirflowException
 
 from batchml import sql as sqlmod
 from batchml.operators.jobs import IdempotentJob
+from batchml.operators.links import AthenaQueryLink
 from batchml.operators.waiting import Waiter
 
 if TYPE_CHECKING:
@@ -77,6 +78,7 @@ class AthenaUnloadOperator(IdempotentJob, AwsBaseOperator[AthenaHook]):
     )
     template_ext: Sequence[str] = (".sql",)
     template_fields_renderers: ClassVar[dict[str, str]] = {"sql": "sql", "parameters": "json"}
+    operator_extra_links = (AthenaQueryLink(),)
     ui_color = "#D6EAF8"
 
     def __init__(

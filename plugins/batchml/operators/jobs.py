@@ -82,6 +82,7 @@ class IdempotentJob(FromPlan, WaitsForAwsWork):
                 raise AirflowException(f"{work} was launched by an earlier try ({state}) "
                                        "and action_if_job_exists='fail'")
             if state == "done":
+                self._work_id = work  # the task's links point at the work whose result it returns
                 self.log.info("Reusing %s %s: an earlier try started it and it completed.", self.kind, work)  # type: ignore[attr-defined]
                 return self.result(earlier)
             if state == "stopping":  # an earlier try was killed and stopped it: let it finish stopping

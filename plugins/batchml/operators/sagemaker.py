@@ -37,6 +37,7 @@ from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 from batchml import naming
 from batchml.operators.jobs import IdempotentJob
+from batchml.operators.links import SageMakerJobLink, SageMakerJobLogsLink
 from batchml.operators.planned import FromPlan
 from batchml.operators.waiting import Waiter
 
@@ -94,6 +95,7 @@ class SageMakerJobOperator(IdempotentJob, AwsBaseOperator[SageMakerHook]):
 
     aws_hook_class = SageMakerHook
     template_fields: Sequence[str] = aws_template_fields("job_name_prefix", "poll_interval")
+    operator_extra_links = (SageMakerJobLink(), SageMakerJobLogsLink())
     ui_color = "#FFD9A6"
 
     job_type: ClassVar[str]
