@@ -220,6 +220,7 @@ class AthenaUnloadOperator(IdempotentJob, AwsBaseOperator[AthenaHook]):
         query_id = (event or {}).get("value") or self._work_id
         if not query_id:
             raise AirflowException(f"trigger event without a query id: {event}")
+        self._work_id = query_id  # the task's link, and a kill, concern this query
         query = self.hook.get_query_info(query_id)["QueryExecution"]
         if (event or {}).get("status") != "success" and query["Status"]["State"] in _RUNNING:
             self.stop(query_id)
