@@ -20,7 +20,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--port", type=int, default=DEFAULT_PORT, help="0 picks a free port")
     p.add_argument("--state-dir", default=DEFAULT_STATE_DIR)
     p.add_argument("--max-concurrent-jobs", type=int, default=4,
-                   help="SageMaker jobs that run at once; more wait InProgress (default 4)")
+                   help="account quota: SageMaker jobs of each type (processing, training, transform) "
+                        "in progress at once; Create beyond it is refused with ResourceLimitExceeded (default 4)")
+    p.add_argument("--queue-excess-jobs", action="store_true",
+                   help="accept jobs beyond --max-concurrent-jobs and let them wait InProgress instead "
+                        "(not what AWS does)")
     p.add_argument("--cpus", type=int, default=None,
                    help="CPUs the jobs share; each job's thread pools get its fair share (default: all)")
     p.add_argument("--validate-responses", action="store_true",
@@ -93,7 +97,8 @@ def _serve(args: argparse.Namespace) -> int:
     from sandbox.server import serve
 
     serve(args.host, args.port, args.state_dir, validate_responses=args.validate_responses,
-          max_concurrent_jobs=args.max_concurrent_jobs, cpus=args.cpus, verbose=args.verbose,
+          max_concurrent_jobs=args.max_concurrent_jobs, queue_excess_jobs=args.queue_excess_jobs,
+          cpus=args.cpus, verbose=args.verbose,
           ready_file=args.ready_file)
     return 0
 

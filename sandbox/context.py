@@ -19,7 +19,10 @@ class SandboxContext:
     endpoint_url: str
     default_region: str = "us-east-1"
     validate_responses: bool = False
+    # SageMaker jobs of one type InProgress at once (an account quota: Create beyond it is refused with
+    # ResourceLimitExceeded), unless queue_excess_jobs: then they wait InProgress for a slot.
     max_concurrent_jobs: int = 4
+    queue_excess_jobs: bool = False
     # The CPUs the sandbox's jobs share (`--cpus`; default: this machine's). See containers.thread_environment.
     cpus: int = field(default_factory=lambda: os.cpu_count() or 1)
     faults: FaultRegistry = field(default_factory=FaultRegistry)

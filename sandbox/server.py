@@ -23,7 +23,16 @@ from typing import Any
 from sandbox.access import AccessRecord
 from sandbox.context import SandboxContext, Service
 from sandbox.faults import FaultSpecError
-from sandbox.protocol import AwsError, error_response, identify, json_response
+from sandbox.protocol import (
+    AwsError,
+    error_for_exception,
+    error_response,
+    identify,
+    json_response,
+    query_control_characters,
+    service_protocol,
+    unknown_operation,
+)
 from sandbox.slack import SlackService
 
 log = logging.getLogger("sandbox")
@@ -54,6 +63,7 @@ class SandboxApp:
 
     # -- WSGI ------------------------------------------------------------------------------------------
     def __call__(self, environ: dict[str, Any], start_response):
+        info = None
         try:
             path = environ.get("PATH_INFO", "")
             if path.startswith("/_sandbox/"):
@@ -76,12 +86,53 @@ class SandboxApp:
                 response = self._call(service, info)
                 self.access.note_response(info, response[2])
                 return self._respond(start_response, response)
+            return self._moto(environ, start_response, info)
+        except Exception as e:
+            # Nothing unmapped reaches a client: an operation moto lacks, a bug in moto or here, becomes the
+            # error AWS would send, or an InternalFailure naming the bug, in the protocol of the request's
+            # service so that botocore raises a ClientError rather than a ResponseParserError.
+            service, operation = (info.service, info.operation) if info is not None else (None, None)
+            error = error_for_exception(e, service, operation, info.body if info is not None else b"")
+            if error.status == 501:
+                log.warning("%s", error.message)
+            elif error.status >= 500:
+                log.error("unhandled error in %s:%s:\n%s", service, operation, traceback.format_exc())
+            return self._respond(start_response, error_response(service, error))
+
+    def _moto(self, environ: dict[str, Any], start_response, info):
+        """moto's answer. For the XML query protocols (IAM, STS, EC2), whose bodies are small, the body is
+        checked: moto echoes request values into its XML unescaped-for-XML-1.0, and a client cannot parse
+        that, so such a request is refused up front, and a body that still does not parse is an error."""
+        if service_protocol(info.service) not in ("query", "ec2"):
             return self.moto(environ, start_response)
-        except Exception:  # a bug here must not take the server down; report it like AWS would
-            log.error("unhandled error:\n%s", traceback.format_exc())
-            return self._respond(
-                start_response, error_response(None, AwsError("InternalFailure", "sandbox internal error", 500))
-            )
+        refused = unknown_operation(info.service, info.operation) or query_control_characters(info.body)
+        if refused is not None:
+            return self._respond(start_response, error_response(info.service, refused))
+        captured: dict[str, Any] = {}
+        written: list[bytes] = []
+
+        def capture(status, headers, exc_info=None):
+            captured["status"], captured["headers"] = status, headers
+            return written.append
+
+        result = self.moto(environ, capture)
+        try:
+            body = b"".join([*written, *result])
+        finally:
+            if hasattr(result, "close"):
+                result.close()
+        if not body.strip() and not captured["status"].startswith("2"):
+            raise RuntimeError(f"moto answered {info.operation} with {captured['status']} and no body")
+        if body.strip():
+            from xml.etree import ElementTree
+
+            try:
+                ElementTree.fromstring(body)
+            except ElementTree.ParseError as e:
+                raise RuntimeError(f"moto answered {info.operation} with XML that does not parse ({e})") from None
+        headers = [(k, v) for k, v in captured["headers"] if k.lower() != "content-length"]
+        start_response(captured["status"], [*headers, ("Content-Length", str(len(body)))])
+        return [body]
 
     @staticmethod
     def _respond(start_response, response: Response):
@@ -94,8 +145,12 @@ class SandboxApp:
     def _call(self, service: Service, info) -> Response:
         try:
             params = json.loads(info.body or b"{}")
-        except json.JSONDecodeError:
-            return error_response(service.name, AwsError("SerializationException", "request body is not JSON"))
+        except ValueError:  # not JSON, or not UTF-8
+            params = None
+        if not isinstance(params, dict):
+            return error_response(
+                service.name, AwsError("SerializationException", "the request body is not a JSON object")
+            )
         try:
             result = service.handle(info.operation, params, info)
         except AwsError as e:
@@ -214,7 +269,8 @@ def build_app(ctx: SandboxContext) -> SandboxApp:
 
 
 def serve(host: str, port: int, state_dir: str, *, validate_responses: bool = False,
-          max_concurrent_jobs: int = 4, cpus: int | None = None, verbose: bool = False,
+          max_concurrent_jobs: int = 4, queue_excess_jobs: bool = False, cpus: int | None = None,
+          verbose: bool = False,
           ready_file: str | None = None) -> None:
     """Run the sandbox in the foreground until SIGINT/SIGTERM."""
     import signal
@@ -244,6 +300,7 @@ def serve(host: str, port: int, state_dir: str, *, validate_responses: bool = Fa
         endpoint_url=f"http://{host}:{port}",
         validate_responses=validate_responses,
         max_concurrent_jobs=max_concurrent_jobs,
+        queue_excess_jobs=queue_excess_jobs,
         **({"cpus": cpus} if cpus else {}),
     )
     app = build_app(ctx)

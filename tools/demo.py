@@ -36,13 +36,14 @@ def free_port(preferred: int) -> int:
         return s.getsockname()[1]
 
 
-def start_sandbox(state_dir: Path, port: int) -> tuple[subprocess.Popen, str]:
+def start_sandbox(state_dir: Path, port: int, *extra_args: str) -> tuple[subprocess.Popen, str]:
     state_dir.mkdir(parents=True, exist_ok=True)
     ready = state_dir / "ready.json"
     ready.unlink(missing_ok=True)
     log = (state_dir / "server.log").open("w")
     proc = subprocess.Popen([sys.executable, "-m", "sandbox", "serve", "--port", str(port), "--state-dir",
-                             str(state_dir), "--ready-file", str(ready)], cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+                             str(state_dir), "--ready-file", str(ready), *extra_args], cwd=REPO, stdout=log,
+                            stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 30
     while not ready.exists():
         if proc.poll() is not None or time.monotonic() > deadline:

@@ -42,12 +42,13 @@ def _unused_port() -> int:
 
 class Stack:
     def __init__(self, root: Path, *, api_port: int = 8080, sandbox_port: int = 4566, seed_end: str | None = None,
-                 env: dict[str, str] | None = None, password: str | None = None):
+                 env: dict[str, str] | None = None, password: str | None = None, sandbox_args: tuple[str, ...] = ()):
         self.root = Path(root)
         self.airflow_home = self.root / "airflow"
         self.api_port, self.sandbox_port = api_port, sandbox_port
         self.seed_end = seed_end
         self.extra_env = env or {}
+        self.sandbox_args = sandbox_args
         self.password = password
         self.sandbox: subprocess.Popen | None = None
         self.airflow: subprocess.Popen | None = None
@@ -118,7 +119,7 @@ class Stack:
     def start(self, timeout: float = 180) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
         self.airflow_home.mkdir(parents=True, exist_ok=True)
-        self.sandbox, self.endpoint = start_sandbox(self.root / "sandbox", self.sandbox_port)
+        self.sandbox, self.endpoint = start_sandbox(self.root / "sandbox", self.sandbox_port, *self.sandbox_args)
         env = self.env()
         seed_end = self.seed_end or (datetime.now(UTC).date() - timedelta(days=1)).isoformat()
         seeded = subprocess.run([sys.executable, "-m", "sandbox", "seed", "--port", self.endpoint.rsplit(":", 1)[1],

@@ -25,10 +25,19 @@ Fidelity gaps -- what differs from AWS, on purpose or by necessity:
   ``python3`` as the entrypoint's first word means that interpreter. A job that needs a package the
   image has and the project's environment lacks fails here and not on AWS (and vice versa).
 * ``/opt/ml`` is a per-job directory (``<state>/jobs/<kind>/<job>``; other regions than the default
-  under ``<state>/jobs/<region>/``). The path is rewritten in the entrypoint, arguments,
-  environment values and hyperparameter values, not inside scripts: scripts must take their paths
-  from arguments or environment variables (SM_CHANNEL_*, SM_MODEL_DIR, ...), never hard-code them.
-  ``config/processingjobconfig.json`` keeps the real ``/opt/ml`` paths, as AWS writes it.
+  under ``<state>/jobs/<region>/``). Where ``bwrap`` can create mount namespaces (``python -m sandbox
+  status`` says which), each job process runs in its own, with that directory mounted at ``/opt/ml``
+  and the other jobs' directories hidden: scripts that hard-code ``/opt/ml`` work. The rest of the
+  host's file system (``/tmp`` included) is shared, and there is no PID or network namespace.
+  Elsewhere the path is only rewritten in the entrypoint, arguments, environment values and
+  hyperparameter values, not inside scripts. ``config/processingjobconfig.json`` keeps the real
+  ``/opt/ml`` paths, as AWS writes it.
+* ``--max-concurrent-jobs`` (default 4) is an account quota per job type: a Create that would put more
+  jobs of its type InProgress is refused with ResourceLimitExceeded, as AWS refuses jobs over a quota
+  (AWS's quotas are per instance type and job type). ``--queue-excess-jobs`` lets them wait InProgress
+  instead, which AWS never does.
+* Describe* fills in what AWS reports for members a request left out (``KmsKeyId: ""``, channel
+  ``CompressionType: "None"``, ...), from one table keyed by botocore shape name (defaults.py).
 * The process environment is the host's PATH/HOME/locale, the sandbox endpoint and dummy
   credentials (so boto3 inside a job reaches the sandbox), PYTHONUNBUFFERED=1, then the request's
   Environment. No IAM: RoleArn must look like a role ARN but grants nothing and restricts nothing.
@@ -42,7 +51,9 @@ Fidelity gaps -- what differs from AWS, on purpose or by necessity:
   SecondaryStatus MaxRuntimeExceeded (documented AWS behaviour) and uploads model/ if it wrote
   anything; a processing job over it ends Stopped with an ExitMessage saying so (unverified against
   AWS). Transform jobs have no StoppingCondition.
-* Training is script mode only, through the ``sagemaker-training`` toolkit with
+* Training is script mode through the ``sagemaker-training`` toolkit, or the request's own
+  ``ContainerEntrypoint``/``ContainerArguments`` (SDK v3's ModelTrainer) run with the job's /opt/ml and
+  the sandbox's python first on PATH. Script mode runs the toolkit with
   ``capture_error=True`` (so the failure file holds the script's error output, as with the
   PyTorch/TensorFlow images; the scikit-learn image leaves ErrorMessage empty). The toolkit's DNS
   wait for ``algo-1`` is skipped (SM_STUDIO_LOCAL_MODE=true). requirements.txt in the source
@@ -71,8 +82,9 @@ Refused at Create with "the sandbox does not emulate ..." (a ValidationException
   (Athena/Redshift); S3InputMode Pipe; S3DataType ManifestFile; S3CompressionType Gzip;
   S3UploadMode Continuous; FeatureStoreOutput; AppManaged inputs/outputs. LocalPaths must be under
   /opt/ml/processing, as AWS requires.
-* training: no sagemaker_program / sagemaker_submit_directory hyperparameters (the image's own
-  code), AlgorithmName, ContainerEntrypoint/ContainerArguments, TrainingInputMode or channel
+* training: neither ContainerEntrypoint nor sagemaker_program / sagemaker_submit_directory
+  hyperparameters (the image's own code), ContainerArguments without ContainerEntrypoint,
+  ContainerEntrypoint where jobs cannot get a private /opt/ml (no bwrap), AlgorithmName, TrainingInputMode or channel
   InputMode Pipe/FastFile, S3DataType ManifestFile/AugmentedManifestFile/Converse, AttributeNames,
   FileSystemDataSource, channel CompressionType Gzip, RecordWrapperType RecordIO, ShuffleConfig,
   OutputDataConfig.CompressionType NONE, CheckpointConfig, TensorBoardOutputConfig, Debugger and

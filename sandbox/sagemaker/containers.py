@@ -1,16 +1,26 @@
-"""What stands in for a SageMaker container: a job directory instead of ``/opt/ml``, the project's own
-Python instead of the image's, and a clean environment instead of the image's.
+"""What stands in for a SageMaker container: a job directory as ``/opt/ml``, the project's own Python
+instead of the image's, and a clean environment instead of the image's.
 
-``/opt/ml`` is rewritten to the job directory wherever the request names paths the process sees
-(entrypoint, arguments, environment values, hyperparameter values); paths hard-coded inside a
-script are not, so scripts must take their paths from arguments or environment variables.
+Where ``bwrap`` (Debian's bubblewrap) can make mount namespaces, every job process runs in its own, in
+which ``/opt/ml`` *is* the job's directory, so scripts that hard-code ``/opt/ml/...`` work as in a
+container, and the other jobs' directories are hidden from it (the rest of the host's file system,
+/tmp included, is shared, unlike containers). Elsewhere (no bwrap, or no
+namespaces allowed) ``isolation()`` says why, and the sandbox falls back to relocation only: ``/opt/ml``
+is rewritten to the job directory wherever the request names paths the process sees (entrypoint,
+arguments, environment values, hyperparameter values), which scripts that hard-code it do not survive.
+The rewrite happens in both modes (the job directory is also mounted at its own path inside the
+namespace), so a job behaves the same apart from what it can see.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import re
+import shutil
+import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from sandbox.context import SandboxContext
@@ -82,3 +92,41 @@ def thread_environment(cpus: int, running: int, instance_type: str | None) -> di
     share = max(1, cpus // max(1, running))
     threads = min(share, instance_vcpus(instance_type) or share)
     return {name: str(threads) for name in THREAD_VARIABLES}
+
+
+# -- a private /opt/ml per job ------------------------------------------------------------------------
+@functools.cache
+def isolation() -> tuple[bool, str]:
+    """(True, how) when job processes get a private mount namespace with their own /opt/ml, else
+    (False, why not). Probed once: bwrap must exist and be allowed to create the namespace here."""
+    if os.environ.get("SANDBOX_JOB_ISOLATION") == "relocation":
+        return False, "relocation forced by SANDBOX_JOB_ISOLATION=relocation"
+    bwrap = shutil.which("bwrap")
+    if bwrap is None:
+        return False, "bwrap not found (Debian package bubblewrap): /opt/ml is relocated in paths only"
+    with tempfile.TemporaryDirectory() as job_dir, tempfile.TemporaryDirectory() as jobs_root:
+        Path(job_dir, "probe").write_text("ok")
+        probe = isolate(["cat", f"{OPT_ML}/probe"], Path(job_dir), Path(jobs_root), bwrap=bwrap)
+        try:
+            done = subprocess.run(probe, capture_output=True, text=True, timeout=20)
+        except (OSError, subprocess.TimeoutExpired) as e:
+            return False, f"bwrap could not run ({e}): /opt/ml is relocated in paths only"
+    if done.returncode != 0 or done.stdout != "ok":
+        reason = (done.stderr.strip() or f"exit code {done.returncode}")[:300]
+        return False, f"bwrap cannot create a mount namespace here ({reason}): /opt/ml is relocated in paths only"
+    return True, f"each job in its own mount namespace ({bwrap}): /opt/ml is the job's directory"
+
+
+def isolate(cmd: list[str], job_dir: Path, jobs_root: Path, *, bwrap: str | None = None) -> list[str]:
+    """``cmd`` wrapped in bwrap: the host's file system as it is, except the jobs root hidden but for this
+    job's own directory, and that directory mounted at /opt/ml. /opt is rebuilt from its entries so that
+    /opt/ml needs no directory on the host. /tmp stays the host's (the project's tests hand jobs host paths
+    to report through), so jobs share /tmp, unlike containers."""
+    args = [bwrap or shutil.which("bwrap") or "bwrap", "--dev-bind", "/", "/"]
+    opt = Path("/opt")
+    args += ["--tmpfs", "/opt"]
+    for entry in sorted(opt.iterdir()) if opt.is_dir() else []:
+        if entry.name != "ml":
+            args += ["--dev-bind", str(entry), str(entry)]
+    args += ["--tmpfs", str(jobs_root), "--bind", str(job_dir), str(job_dir), "--bind", str(job_dir), OPT_ML]
+    return [*args, "--", *cmd]

@@ -108,6 +108,7 @@ class Launch:
     sink: LogSink
     on_line: Callable[[str, str, int], None] | None = None
     extra_channel: str | None = None  # a third pipe (transform data-log), passed as fd SANDBOX_DATALOG_FD
+    isolated: bool = False  # cmd runs under bwrap (containers.isolate), which dies at once on SIGTERM
     stderr_tail: deque = field(default_factory=lambda: deque(maxlen=STDERR_TAIL_LINES))
 
 
@@ -192,6 +193,18 @@ class JobProcess:
         """SIGTERM the process group, then SIGKILL it if the main process outlives the grace period."""
         assert self.proc is not None
         _signal_group(self.proc.pid, signal.SIGTERM)
+        if self.launch.isolated:
+            # bwrap itself exits on SIGTERM while the job may still be shutting down: the grace period is
+            # over when the whole process group is gone, not bwrap.
+            deadline = time.monotonic() + grace
+            while time.monotonic() < deadline:
+                self.proc.poll()
+                if not _group_alive(self.proc.pid):
+                    return
+                time.sleep(0.05)
+            _signal_group(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+            return
         try:
             self.proc.wait(timeout=grace)
         except subprocess.TimeoutExpired:
@@ -203,6 +216,16 @@ class JobProcess:
         _signal_group(self.proc.pid, signal.SIGKILL)
         for reader in self._readers:
             reader.join(5)
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _signal_group(pgid: int, sig: int) -> None:

@@ -84,14 +84,6 @@ def _check_output(item: dict[str, Any], where: str) -> None:
 
 def describe(job: Job) -> dict[str, Any]:
     request = job.request_copy()
-    for item in request.get("ProcessingInputs") or []:
-        item.setdefault("AppManaged", False)
-        s3 = item.get("S3Input") or {}
-        s3.setdefault("S3InputMode", "File")
-        s3.setdefault("S3DataDistributionType", "FullyReplicated")
-        s3.setdefault("S3CompressionType", "None")
-    for item in (request.get("ProcessingOutputConfig") or {}).get("Outputs") or []:
-        item.setdefault("AppManaged", False)
     with job.lock:
         out = {**echo("DescribeProcessingJob", request), **job.common_fields()}
         if job.exit_message:

@@ -257,9 +257,8 @@ class Registry:
     def describe_package(self, name_or_arn: str) -> dict[str, Any]:
         p = self.package(name_or_arn)
         with self.lock:
-            fields = {"CertifyForMarketplace": False, **p.fields}
             out = {
-                **echo("DescribeModelPackage", fields),
+                **echo("DescribeModelPackage", p.fields),
                 "ModelPackageName": p.name,
                 "ModelPackageArn": p.arn,
                 "CreationTime": epoch(p.created),

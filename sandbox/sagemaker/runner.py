@@ -9,6 +9,7 @@ artifacts, final status).
 from __future__ import annotations
 
 import logging
+import shutil
 import threading
 import time
 from collections.abc import Callable
@@ -94,13 +95,15 @@ class Runner:
             return _stopped_before_start(job, execution)
         if fault is not None and fault.failure_reason:
             return job.finish("Failed", reason=fault.failure_reason)
-        running = self.slots.acquire(job.stop_event, on_wait=lambda place, running: _waiting(job, place, running))
+        running = self.slots.acquire(
+            job.stop_event, on_wait=lambda place, running: _waiting(job, place, running), kind=job.kind.key
+        )
         if not running:
             return _stopped_before_start(job, execution)
         try:
             self._execute(job, execution, running)
         finally:
-            self.slots.release()
+            self.slots.release(job.kind.key)
 
     def _execute(self, job: Job, execution: Execution, running: int) -> None:
         job.mark_started()
@@ -116,6 +119,16 @@ class Runner:
         if job.stop_event.is_set():
             launch.sink.close()
             return _stopped_before_start(job, execution)
+        if containers.isolation()[0]:
+            # bwrap would start and then fail to exec: refuse a missing command here, as a container does.
+            if shutil.which(launch.cmd[0], path=launch.env.get("PATH")) is None:
+                launch.sink.close()
+                raise JobFailure(
+                    f"ClientError: could not start the container command {launch.cmd[0]!r}: "
+                    "No such file or directory"
+                )
+            launch.cmd = containers.isolate(launch.cmd, job.directory, self.ctx.state_dir / "jobs")
+            launch.isolated = True
         process = JobProcess(launch)
         try:
             process.start()

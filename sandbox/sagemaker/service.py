@@ -17,7 +17,7 @@ from typing import Any
 
 from sandbox.context import SandboxContext
 from sandbox.protocol import AwsError, RequestInfo
-from sandbox.sagemaker import arns, processing, training, transform
+from sandbox.sagemaker import arns, containers, processing, training, transform
 from sandbox.sagemaker.containers import job_directory
 from sandbox.sagemaker.jobs import KINDS, PROCESSING, TRAINING, TRANSFORM, Job, JobKind
 from sandbox.sagemaker.listing import Listable, list_page
@@ -134,6 +134,8 @@ class SageMakerService:
             "running_jobs": self.runner.running,
             "peak_concurrent_jobs": self.runner.slots.peak,
             "max_concurrent_jobs": self.ctx.max_concurrent_jobs,
+            "excess_jobs": "queued" if self.ctx.queue_excess_jobs else "refused (ResourceLimitExceeded)",
+            "opt_ml": containers.isolation()[1],
         }
 
     def reset(self) -> None:
@@ -170,6 +172,7 @@ class SageMakerService:
                     f"{label} names must be unique within an AWS account and region, "
                     f"and a {kind.label} with this name already exists ({arn})",
                 )
+            self._check_quota(state, kind, params)
             job = Job(
                 kind,
                 name,
@@ -185,6 +188,23 @@ class SageMakerService:
             state.tags.set(arn, params.get("Tags") or [])
         self.runner.start(job)
         return {kind.arn_field: arn}
+
+    def _check_quota(self, state: RegionState, kind: JobKind, params: dict[str, Any]) -> None:
+        """--max-concurrent-jobs is an account quota per job type, as on AWS: a Create that would exceed it is
+        refused with ResourceLimitExceeded, in AWS's wording, naming the sandbox's quota (AWS's quotas are
+        per instance type and job type; the sandbox has one per job type)."""
+        if self.ctx.queue_excess_jobs:
+            return
+        limit = self.ctx.max_concurrent_jobs
+        in_use = sum(1 for j in state.jobs[kind.key].values() if j.status in ("InProgress", "Stopping"))
+        if in_use + 1 > limit:
+            raise AwsError(
+                "ResourceLimitExceeded",
+                f"The account-level service limit 'concurrent {kind.label}s (sandbox --max-concurrent-jobs)' is "
+                f"{limit} {kind.label}s, with current utilization of {in_use} {kind.label}s and a request delta "
+                f"of 1 {kind.label}s. Please use AWS Service Quotas to request an increase for this quota. If "
+                "AWS Service Quotas is not available, contact AWS support to request an increase for this quota.",
+            )
 
     def _check_job_request(self, state: RegionState, kind: JobKind, params: dict[str, Any]) -> dict[str, Any]:
         if kind is PROCESSING:

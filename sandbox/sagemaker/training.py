@@ -7,6 +7,12 @@ The sandbox lays out the job directory as SageMaker lays out ``/opt/ml`` (``inpu
 script and writes ``output/failure``. Afterwards ``model/`` becomes
 ``<S3OutputPath>/<job>/output/model.tar.gz`` and ``output/data/`` becomes ``output.tar.gz``;
 MetricDefinitions are matched against every log line as it is read.
+
+With ``AlgorithmSpecification.ContainerEntrypoint`` (what SDK v3's ModelTrainer always sends: ``/bin/bash -c
+... /opt/ml/input/data/sm_drivers/sm_train.sh``) the given command runs instead of the toolkit, with the
+same ``/opt/ml`` layout, as the image's entrypoint would be replaced on AWS; ``python``/``python3`` on its
+PATH are the sandbox's interpreter. Such commands name /opt/ml paths inside their own files, so they need
+the job's private /opt/ml (bwrap, containers.py) and are refused where the sandbox can only relocate.
 """
 
 from __future__ import annotations
@@ -29,7 +35,6 @@ from sandbox.sagemaker.s3io import download, fresh_dir, list_inputs, no_objects_
 from sandbox.sagemaker.unsupported import refuse_if, s3_uri, single_instance
 from sandbox.sagemaker.validation import echo, validation_error
 
-DEFAULT_MAX_RUNTIME = 86400
 _BOOTSTRAP = (
     f"import sys; sys.path.insert(0, {containers.SANDBOX_ROOT!r}); "
     "from sagemaker_training.cli.train import main; main()"
@@ -53,7 +58,11 @@ def check_request(params: dict[str, Any], ctx: SandboxContext, region: str) -> N
     algorithm = params.get("AlgorithmSpecification")
     refuse_if(not algorithm, "training without AlgorithmSpecification")
     _check_algorithm(algorithm)
-    _check_script_mode(params.get("HyperParameters") or {})
+    if algorithm.get("ContainerEntrypoint"):
+        available, why = containers.isolation()
+        refuse_if(not available, "training ContainerEntrypoint without a private /opt/ml", why)
+    else:
+        _check_script_mode(params.get("HyperParameters") or {})
     resources = params.get("ResourceConfig") or {}
     refuse_if(not resources, "training without ResourceConfig")
     refuse_if(resources.get("InstanceGroups"), "heterogeneous clusters (ResourceConfig.InstanceGroups)")
@@ -77,9 +86,9 @@ def _check_algorithm(algorithm: dict[str, Any]) -> None:
         "use a TrainingImage with script mode",
     )
     refuse_if(
-        algorithm.get("ContainerEntrypoint") or algorithm.get("ContainerArguments"),
-        "training ContainerEntrypoint/ContainerArguments",
-        "use script mode hyperparameters",
+        algorithm.get("ContainerArguments") and not algorithm.get("ContainerEntrypoint"),
+        "training ContainerArguments for the image's own entrypoint (no ContainerEntrypoint)",
+        "give ContainerEntrypoint too, or use script mode hyperparameters",
     )
     refuse_if(
         algorithm["TrainingInputMode"] != "File",
@@ -125,7 +134,7 @@ def _check_channel(channel: dict[str, Any], where: str, input_mode: str) -> None
 
 # -- Describe ----------------------------------------------------------------------------------------
 def describe(job: Job) -> dict[str, Any]:
-    request = _with_defaults(job.request_copy())
+    request = job.request_copy()
     with job.lock:
         out = {**echo("DescribeTrainingJob", request), **job.common_fields()}
         out["SecondaryStatus"] = job.secondary
@@ -140,23 +149,6 @@ def describe(job: Job) -> dict[str, Any]:
             seconds = max(1, math.ceil((job.ended - job.started).total_seconds()))
             out["TrainingTimeInSeconds"] = out["BillableTimeInSeconds"] = seconds
     return out
-
-
-def _with_defaults(request: dict[str, Any]) -> dict[str, Any]:
-    """What DescribeTrainingJob shows for members the request left out."""
-    request.setdefault("StoppingCondition", {"MaxRuntimeInSeconds": DEFAULT_MAX_RUNTIME})
-    for flag in (
-        "EnableNetworkIsolation",
-        "EnableInterContainerTrafficEncryption",
-        "EnableManagedSpotTraining",
-    ):
-        request.setdefault(flag, False)
-    request.get("AlgorithmSpecification", {}).setdefault("EnableSageMakerMetricsTimeSeries", False)
-    for channel in request.get("InputDataConfig") or []:
-        channel.setdefault("CompressionType", "None")
-        channel.setdefault("RecordWrapperType", "None")
-        channel["DataSource"].get("S3DataSource", {}).setdefault("S3DataDistributionType", "FullyReplicated")
-    return request
 
 
 def summary(job: Job) -> dict[str, Any]:
@@ -208,10 +200,17 @@ class TrainingExecution:
         stream = f"{job.name}/algo-1-{int(time.time())}"
         sink = LogSink(job.region, job.kind.log_group, {"stdout": stream, "stderr": stream}, job.account)
         sink.open("stdout")
+        algorithm = job.request["AlgorithmSpecification"]
+        entrypoint = algorithm.get("ContainerEntrypoint")
+        cmd = (
+            containers.command(entrypoint + (algorithm.get("ContainerArguments") or []), base)
+            if entrypoint
+            else [sys.executable, "-c", _BOOTSTRAP]
+        )
         self.launch = Launch(
-            cmd=[sys.executable, "-c", _BOOTSTRAP],
+            cmd=cmd,
             cwd=str(base),
-            env=self._environment(),
+            env=self._environment(entrypoint=bool(entrypoint)),
             sink=sink,
             on_line=self._scan_metrics,
         )
@@ -242,11 +241,15 @@ class TrainingExecution:
             )
         )
 
-    def _environment(self) -> dict[str, str]:
+    def _environment(self, entrypoint: bool = False) -> dict[str, str]:
         job = self.job
+        extra: dict[str, str] = {}
+        if entrypoint:  # the image's python is the sandbox's: first on PATH for the command's own scripts
+            extra["PATH"] = f"{Path(sys.executable).parent}:{containers.environment(self.ctx, job.region).get('PATH', '')}"
         return containers.environment(
             self.ctx,
             job.region,
+            extra,
             {
                 "SAGEMAKER_BASE_DIR": str(self.base),
                 "SAGEMAKER_TRAINING_MODULE": "sandbox.sagemaker.train_entry:main",

@@ -83,10 +83,6 @@ def _check_data_processing(processing: dict[str, Any]) -> None:
 # -- Describe ----------------------------------------------------------------------------------------
 def describe(job: Job) -> dict[str, Any]:
     request = job.request_copy()
-    transform_input = request["TransformInput"]
-    transform_input.setdefault("CompressionType", "None")
-    transform_input.setdefault("SplitType", "None")
-    request.get("TransformOutput", {}).setdefault("AssembleWith", "None")
     with job.lock:
         out = {**echo("DescribeTransformJob", request), **job.common_fields()}
     del out["LastModifiedTime"]  # DescribeTransformJob has none, unlike its summary

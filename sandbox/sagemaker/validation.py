@@ -25,16 +25,25 @@ _MAX_REPORTED = 10
 __all__ = ["echo", "parse_timestamp", "validate_request", "validation_error"]
 
 
-def validate_request(operation: str, params: dict[str, Any]) -> None:
+def validate_request(operation: str, params: dict[str, Any], service: str = "sagemaker") -> None:
     """Raise ValidationException listing every constraint ``params`` breaks, as SageMaker would."""
-    shape = _service_model().operation_model(operation).input_shape
+    message = problems_message(service, operation, params)
+    if message:
+        raise validation_error(message)
+
+
+def problems_message(service: str, operation: str, params: dict[str, Any]) -> str | None:
+    """"N validation errors detected: ..." for every constraint of ``service.operation``'s input shape that
+    ``params`` breaks (the wording AWS's JSON services use), or None. Any botocore service works."""
+    shape = _service_model(service).operation_model(operation).input_shape
     problems: list[str] = []
     if shape is not None:
         _walk(shape, params, "", problems)
-    if problems:
-        count = len(problems)
-        noun = "error" if count == 1 else "errors"
-        raise validation_error(f"{count} validation {noun} detected: " + "; ".join(problems[:_MAX_REPORTED]))
+    if not problems:
+        return None
+    count = len(problems)
+    noun = "error" if count == 1 else "errors"
+    return f"{count} validation {noun} detected: " + "; ".join(problems[:_MAX_REPORTED])
 
 
 def _member_path(parent: str, name: str) -> str:
@@ -159,10 +168,10 @@ def _java_repr(value: Any) -> str:
 
 
 @functools.cache
-def _service_model():
+def _service_model(service: str = "sagemaker"):
     import botocore.session
 
-    return botocore.session.get_session().get_service_model("sagemaker")
+    return botocore.session.get_session().get_service_model(service)
 
 
 @functools.cache
@@ -192,12 +201,15 @@ def parse_timestamp(value: Any) -> datetime | None:
 
 
 def echo(operation: str, request: dict[str, Any]) -> dict[str, Any]:
-    """The members of ``request`` that ``operation``'s output declares, as Describe* echoes them.
+    """The members of ``request`` that ``operation``'s output declares, as Describe* echoes them, with
+    what AWS fills in for members the request left out (defaults.py).
 
     Members the output shape does not know (Tags, request-only options) are dropped at every depth.
     """
+    from sandbox.sagemaker.defaults import fill
+
     shape = _service_model().operation_model(operation).output_shape
-    return _project(shape, request)
+    return fill(shape, _project(shape, request))
 
 
 def _project(shape, value: Any) -> Any:

@@ -23,7 +23,6 @@ import yaml
 from sandbox.profile import BUCKET, PREFIX, pipeline_environment
 from tests.conftest import REPO
 from tests.e2e.conftest import LAST_DAY, Pipeline, alerts
-from tests.fast_settings import SHIPPED
 
 pytestmark = pytest.mark.e2e
 
@@ -155,10 +154,11 @@ def test_no_qualifying_model_fails_the_gate_with_all_three_metrics(pipeline, tmp
     env = {"AIRFLOW_VAR_DEMAND_FORECAST_ENV": json.dumps({**pipeline_environment(), "model_package_group": group})}
     champion_day, day = LAST_DAY - timedelta(days=9), LAST_DAY - timedelta(days=8)
 
-    # Cheap models (the fast settings' 56 training origins, and 20 boosting iterations at a higher rate): this
-    # test is about the gate, not the model. The first day's gate is lenient, so it registers the champion the second
+    # Cheap models (60 training origins instead of 365, 20 boosting iterations at a higher rate): this test is
+    # about the gate, not the model. The first day's gate is lenient, so it registers the champion the second
     # day faces (the model must still be no worse than the baseline).
     settings = pipeline.settings()
+    settings["model"]["training_origins_days"] = 60
     settings["model"]["hyperparameters"].update(max_iter=20, learning_rate=0.25)
     settings["gate"].update(max_wape=10.0, min_improvement_over_baseline=0.0)
     (tmp_path / "champion").mkdir()
@@ -195,8 +195,7 @@ def test_unknown_conf_keys_and_a_history_too_short_are_refused_before_anything_i
     assert "unknown dag_run.conf keys ['histroy_days']: this DAG takes ['history_days', 'note']" in blocks
 
     # The Param's own minimum follows from the settings (365 origins + 7 + 28 + 1): refused at trigger time.
-    # The shipped settings here (the fast ones train on 56 origins, so 130 days would be enough): nothing trains.
-    code, log = dags_test(pipeline, day, "-c", json.dumps({"history_days": 130}), BATCHML_CONFIG_DIR=str(SHIPPED.parent))
+    code, log = dags_test(pipeline, day, "-c", json.dumps({"history_days": 130}))
     assert code != 0
     assert "history_days" in log and "130 is less than the minimum of 401" in log
     assert len(alerts(pipeline, day)) == 1  # the refused trigger started no run, so nothing more to page

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from tests.conftest import start_sandbox, stop_sandbox
@@ -18,6 +19,7 @@ from tests.sandbox.jobs.sm_support import (
     make_bucket,
     processing_request,
     s3_output,
+    training_request,
     upload_script,
     wait,
     wait_for,
@@ -206,8 +208,42 @@ def most_at_once(intervals: list[dict[str, float]]) -> int:
     return peak
 
 
-def test_concurrency_limit_is_respected_and_the_peak_reported(tmp_path):
+def test_quota_refuses_jobs_beyond_it_per_job_type(tmp_path):
+    """--max-concurrent-jobs is an account quota per job type: the Create beyond it is refused with
+    ResourceLimitExceeded (not queued), a job of another type is still accepted, and a slot frees when a job
+    ends -- Stopped included."""
     proc, handle = start_sandbox(tmp_path, "--max-concurrent-jobs", "2")
+    try:
+        s3 = handle.boto3_client("s3")
+        sm = handle.boto3_client("sagemaker", config=Config(retries={"mode": "standard", "total_max_attempts": 1}))
+        s3.create_bucket(Bucket="quota")
+        code = "s3://quota/code/sleeper.py"
+        s3.put_object(Bucket="quota", Key="code/sleeper.py", Body=(JOBS / "sleeper.py").read_bytes())
+        pid = str(tmp_path / "pid")
+        for name in ("quota-1", "quota-2"):
+            sm.create_processing_job(**processing_request(name, "quota", code, [pid + name, "60"]))
+        with pytest.raises(ClientError) as err:
+            sm.create_processing_job(**processing_request("quota-3", "quota", code, [pid + "3", "60"]))
+        error = err.value.response["Error"]
+        assert error["Code"] == "ResourceLimitExceeded"
+        assert "is 2 processing jobs, with current utilization of 2 processing jobs" in error["Message"]
+        with pytest.raises(ClientError):
+            sm.describe_processing_job(ProcessingJobName="quota-3")  # nothing was created
+        # another job type has its own quota
+        sm.create_training_job(**training_request("quota-t", "quota", code,
+                                                  channels={"train": code}))
+        sm.stop_processing_job(ProcessingJobName="quota-1")
+        wait(sm, "processing", "quota-1")
+        sm.create_processing_job(**processing_request("quota-3", "quota", code, [pid + "3", "60"]))
+        assert handle.client.status()["sagemaker"]["excess_jobs"] == "refused (ResourceLimitExceeded)"
+        assert handle.client.stats()["shape_violations"] == []
+    finally:
+        stop_sandbox(proc)
+
+
+def test_concurrency_limit_is_respected_and_the_peak_reported(tmp_path):
+    """With --queue-excess-jobs (not AWS's behaviour, kept as an option) the jobs beyond the limit wait."""
+    proc, handle = start_sandbox(tmp_path, "--max-concurrent-jobs", "2", "--queue-excess-jobs")
     try:
         s3 = handle.boto3_client("s3")
         sm = handle.boto3_client("sagemaker")

@@ -34,7 +34,10 @@ def stack(tmp_path_factory) -> Stack:
     s = Stack(tmp_path_factory.mktemp("stack"), api_port=free_port(18080), sandbox_port=free_port(14566),
               seed_end=SEED_END.isoformat(), password=secrets.token_urlsafe(12),
               env={"AIRFLOW_VAR_DEMAND_FORECAST_ENV": json.dumps(env), "BATCHML_CONFIG_DIR": str(settings),
-                   **TEST_ENV})
+                   **TEST_ENV},
+              # The sandbox's job quota is the pool's size, as the deploy sizes the pool from the account's
+              # quota: a task the pool let through too many would meet a real ResourceLimitExceeded.
+              sandbox_args=("--max-concurrent-jobs", str(POOL_SLOTS)))
     try:
         s.start()
         s.api("PATCH", "/dags/demand_forecast", {"is_paused": False})
