@@ -24,24 +24,15 @@ Configuration: `include/config/demand_forecast.yaml` (what) and the `demand_fore
 
 from __future__ import annotations
 
-from airflow.providers.amazon.aws.sensors.glue_catalog_partition import GlueCatalogPartitionSensor
 from airflow.sdk import DAG, Asset, CronDataIntervalTimetable, Param
 
 from batchml.config import INCLUDE_DIR, PipelineSettings
-from batchml.dags import (
-    apply_timeouts,
-    aws_args,
-    default_args,
-    job_args,
-    plan,
-    publish_deadline,
-    recovery_callback,
-)
+from batchml.dags import check_timeouts, default_args, job_wait, publish_deadline, recovery_callback
 from batchml.demand_forecast import requests
 from batchml.demand_forecast.contract import min_history_days
 from batchml.demand_forecast.tasks import check_data_quality, find_champion, gate, keep_champion, prepare_run
 from batchml.operators.athena import AthenaUnloadOperator
-from batchml.operators.glue import GlueCatalogUpsertPartitionOperator
+from batchml.operators.glue import GlueCatalogUpsertPartitionOperator, GluePartitionSensor
 from batchml.operators.sagemaker import (
     SageMakerProcessingJobOperator,
     SageMakerRegisterModelPackageOperator,
@@ -50,9 +41,8 @@ from batchml.operators.sagemaker import (
 )
 
 settings = PipelineSettings.load("demand_forecast")
+timeout, pool = settings.timeout, settings.sagemaker_pool
 PREDICTIONS = Asset(name="demand_forecast.predictions")
-sagemaker, athena = job_args(settings, sagemaker=True), job_args(settings)
-job_prefix = "demand-forecast-{}-{{{{ ds_nodash }}}}".format
 
 with DAG(
     dag_id="demand_forecast",
@@ -60,11 +50,11 @@ with DAG(
     # No start_date: runs before the settings' start_date then reach prepare_run, which refuses them and
     # pages (with one, Airflow would create them with no task at all, and they would "succeed").
     catchup=False,
-    max_active_runs=settings["max_active_runs"],
+    max_active_runs=settings.max_active_runs,
     default_args=default_args(settings),
     deadline=publish_deadline(settings),
     params={
-        "history_days": Param(settings["data"]["history_days"], type="integer", minimum=min_history_days(settings.raw),
+        "history_days": Param(settings.data.history_days, type="integer", minimum=min_history_days(settings),
                               maximum=1095, description="Days of sales history to extract, ending at the partition "
                               "day; at least the training origins + holdout + lags of the settings need."),
         # Optional: null, so the UI's trigger and backfill forms do not demand one.
@@ -72,61 +62,57 @@ with DAG(
     },
     template_searchpath=[str(INCLUDE_DIR / "sql")],
     doc_md=__doc__,
-    tags=settings["tags"],
+    tags=settings.tags,
 ) as dag:
-    run = prepare_run()
-    sales_ready = GlueCatalogPartitionSensor(
-        task_id="wait_for_sales", database_name=plan("env", "raw_database"), table_name="sales",
-        expression="dt='{{ ds }}'", deferrable=True, poke_interval=settings["data"]["sales_poke_seconds"],
-        timeout=settings["data"]["sales_arrival_timeout_hours"] * 3600, **aws_args())
+    run = prepare_run.override(execution_timeout=timeout("prepare_run"))()
+    sales_ready = GluePartitionSensor(
+        task_id="wait_for_sales", plan=run, request=requests.sales_partition, deferrable=True,
+        poke_interval=settings.data.sales_poke_seconds, timeout=settings.data.sales_arrival_timeout_hours * 3600,
+        execution_timeout=timeout("wait_for_sales"))
     history = AthenaUnloadOperator(
-        task_id="extract_training", sql="demand_forecast/extract_training.sql",
-        parameters={"history_start": plan("windows", "history_start"), "partition_date": "{{ ds }}"},
-        database=plan("env", "raw_database"), workgroup=plan("env", "athena_workgroup"),
-        output_prefix=plan("paths", "extract_training"), **athena)
+        task_id="extract_training", sql="demand_forecast/extract_training.sql", plan=run,
+        request=requests.extract_training, deferrable=True, execution_timeout=timeout("extract_training"))
     scoring = AthenaUnloadOperator(
-        task_id="extract_scoring", sql="demand_forecast/extract_scoring.sql",
-        parameters={"active_start": plan("windows", "active_start"), "partition_date": "{{ ds }}",
-                    "first_day": plan("windows", "first_forecast_day"),
-                    "last_day": plan("windows", "last_forecast_day")},
-        database=plan("env", "raw_database"), workgroup=plan("env", "athena_workgroup"),
-        output_prefix=plan("paths", "extract_scoring"), **athena)
+        task_id="extract_scoring", sql="demand_forecast/extract_scoring.sql", plan=run,
+        request=requests.extract_scoring, deferrable=True, execution_timeout=timeout("extract_scoring"))
     profile = AthenaUnloadOperator(
-        task_id="profile_extracts", sql="demand_forecast/profile_extracts.sql",
-        parameters=requests.profile_parameters(settings), database=plan("env", "raw_database"),
-        workgroup=plan("env", "athena_workgroup"), output_prefix=plan("paths", "profile"), **athena)
-    quality = check_data_quality(run, profile.output)
+        task_id="profile_extracts", sql="demand_forecast/profile_extracts.sql", plan=run,
+        request=requests.profile_extracts, deferrable=True, execution_timeout=timeout("profile_extracts"))
+    quality = check_data_quality.override(execution_timeout=timeout("check_data_quality"))(run, profile.output)
     features = SageMakerProcessingJobOperator(
-        task_id="preprocess", job_name_prefix=job_prefix("preprocess"), request=requests.preprocessing,
-        request_kwargs={"run": run}, **sagemaker)
+        task_id="preprocess", step="preprocess", plan=run, request=requests.preprocessing,
+        deferrable=True, pool=pool, max_wait=job_wait(settings), execution_timeout=timeout("preprocess"))
     model = SageMakerTrainingJobOperator(
-        task_id="train", job_name_prefix=job_prefix("train"), request=requests.training,
-        request_kwargs={"run": run, "features": features.output}, **sagemaker)
-    champion = find_champion.override(poke_interval=settings["model"]["champion_poke_seconds"])(run)
+        task_id="train", step="train", plan=run, request=requests.training,
+        request_kwargs={"features": features.output},
+        deferrable=True, pool=pool, max_wait=job_wait(settings), execution_timeout=timeout("train"))
+    champion = find_champion.override(poke_interval=settings.model.champion_poke_seconds,
+                                      execution_timeout=timeout("find_champion"))(run)
     evaluation = SageMakerProcessingJobOperator(
-        task_id="evaluate", job_name_prefix=job_prefix("evaluate"), request=requests.evaluation,
-        request_kwargs={"run": run, "features": features.output, "model": model.output, "champion": champion},
-        **sagemaker)
-    decision = gate(run, evaluation.output)
+        task_id="evaluate", step="evaluate", plan=run, request=requests.evaluation,
+        request_kwargs={"features": features.output, "model": model.output, "champion": champion},
+        deferrable=True, pool=pool, max_wait=job_wait(settings), execution_timeout=timeout("evaluate"))
+    decision = gate.override(execution_timeout=timeout("gate"))(run, evaluation.output)
     registered = SageMakerRegisterModelPackageOperator(
-        task_id="register_model", package_group_name=plan("env", "model_package_group"), partition_key="{{ ds }}",
-        request=requests.model_package,
-        request_kwargs={"run": run, "model": model.output, "evaluation": evaluation.output,
-                        "decision": decision["decision"]}, **aws_args())
-    kept = keep_champion(run, decision["decision"])
+        task_id="register_model", plan=run, request=requests.model_package,
+        request_kwargs={"model": model.output, "evaluation": evaluation.output, "decision": decision["decision"]},
+        execution_timeout=timeout("register_model"))
+    kept = keep_champion.override(execution_timeout=timeout("keep_champion"))(run, decision["decision"])
     predictions = SageMakerTransformJobOperator(
-        task_id="batch_predict", job_name_prefix=job_prefix("predict"), request=requests.batch_prediction,
-        request_kwargs={"run": run, "features": features.output, "registered": registered.output,
-                        "decision": decision["decision"]}, trigger_rule="none_failed_min_one_success", **sagemaker)
+        task_id="batch_predict", step="predict", plan=run, request=requests.batch_prediction,
+        request_kwargs={"features": features.output, "registered": registered.output,
+                        "decision": decision["decision"]},
+        trigger_rule="none_failed_min_one_success",
+        deferrable=True, pool=pool, max_wait=job_wait(settings), execution_timeout=timeout("batch_predict"))
     published = GlueCatalogUpsertPartitionOperator(
-        task_id="publish_predictions", database_name=plan("env", "forecast_database"), table_name="predictions",
-        partition_values=["{{ ds }}"], location="{{ ti.xcom_pull(task_ids='batch_predict')['output_path'] }}",
-        outlets=[PREDICTIONS], on_success_callback=recovery_callback(settings), **aws_args())
+        task_id="publish_predictions", plan=run, request=requests.published_partition,
+        request_kwargs={"predictions": predictions.output}, outlets=[PREDICTIONS],
+        on_success_callback=recovery_callback(settings), execution_timeout=timeout("publish_predictions"))
 
     run >> sales_ready >> [history, scoring, profile] >> quality >> features
     model >> champion  # chosen after training, when earlier days in flight have had time to decide theirs
     decision >> [registered, kept] >> predictions >> published
-    apply_timeouts(dag, settings)
+    check_timeouts(dag, settings)
 
 if __name__ == "__main__":
     dag.test()

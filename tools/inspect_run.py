@@ -78,7 +78,7 @@ def inspect_partition(endpoint: str | None, day: str, env: dict[str, Any] | None
     from batchml.config import PipelineSettings
     from batchml.demand_forecast.plan import paths
     from batchml.gate import decide
-    from batchml.naming import S3Layout
+    from batchml.naming import S3Layout, marked_partition
     from sandbox.profile import pipeline_environment
 
     env = env or pipeline_environment()
@@ -87,23 +87,23 @@ def inspect_partition(endpoint: str | None, day: str, env: dict[str, Any] | None
     p = paths(S3Layout(env["bucket"], env.get("prefix", ""), "demand_forecast"), day)
     report: dict[str, Any] = {"partition_date": day}
 
-    report["extract"] = {"training_rows": _parquet_rows(c["s3"], p["extract_training"]),
-                         "scoring_rows": _parquet_rows(c["s3"], p["extract_scoring"])}
-    evaluation_uri = _latest_object(c["s3"], p["evaluation"], "evaluation.json")
+    report["extract"] = {"training_rows": _parquet_rows(c["s3"], p.extract_training),
+                         "scoring_rows": _parquet_rows(c["s3"], p.extract_scoring)}
+    evaluation_uri = _latest_object(c["s3"], p.evaluation, "evaluation.json")
     if evaluation_uri:
         bucket, _, key = evaluation_uri.removeprefix("s3://").partition("/")
         evaluation = json.loads(c["s3"].get_object(Bucket=bucket, Key=key)["Body"].read())
         report["evaluation"] = evaluation
         report["evaluation_uri"] = evaluation_uri
         report["plot_uri"] = evaluation_uri.rsplit("/", 1)[0] + "/" + evaluation.get("plot", "")
-        decision = decide(evaluation, **settings["gate"])
+        decision = decide(evaluation, **settings.gate.model_dump())
         report["gate"] = ("challenger approved" if decision.approved else
                           f"challenger rejected, using {decision.use}: " + "; ".join(decision.reasons))
     versions = []
     for page in c["sagemaker"].get_paginator("list_model_packages").paginate(
             ModelPackageGroupName=env["model_package_group"]):
         versions += [v for v in page["ModelPackageSummaryList"]
-                     if v.get("ModelPackageDescription", "").startswith(f"partition={day} ")]
+                     if marked_partition(v.get("ModelPackageDescription", "")) == day]
     report["model_versions_for_partition"] = len(versions)
     if versions:
         v = versions[0]

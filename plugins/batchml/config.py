@@ -1,180 +1,180 @@
-"""Pipeline configuration, in two layers.
+"""Pipeline configuration, in two layers, each one typed pydantic model.
 
-- **Pipeline settings** (``include/config/<pipeline>.yaml``): what the pipeline does, identical in every
-  account. Read and validated when the DAG file is parsed, so a mistake is a DAG import error naming
-  the field. Reading a file is the only thing this does at parse time: no network, no database.
-- **Environment** (Airflow Variable ``<pipeline>_env``, JSON): where it runs — bucket, role ARN,
-  Athena workgroup, Slack channel. Read and validated at run time by the first task, because
-  Variables live in the metadata database or a secrets backend (see ``batchml.environment``).
+- **Pipeline settings** (``include/config/<pipeline>.yaml``, ``PipelineSettings``): what the pipeline does,
+  identical in every account. Read and validated when the DAG file is parsed, so a mistake is a DAG import
+  error naming the field. Reading a file is the only thing this does at parse time: no network, no database.
+- **Environment** (Airflow Variable ``<pipeline>_env``, JSON; ``batchml.environment.EnvironmentConfig``): where
+  it runs — bucket, role ARN, Athena workgroup, Slack channel. Read and validated at run time by the first task,
+  because Variables live in the metadata database or a secrets backend.
 
-Both are validated with JSON Schema (jsonschema is already loaded by Airflow), reporting every problem
-at once rather than the first.
+Each key is declared once, below: its type, default, bound and description. The JSON Schema of the file (and of
+the Variable) is generated from the model (``json_schema``), never written beside it; ``python -m batchml.config
+demand_forecast`` prints it for editors and reviewers. A document is checked against that schema first, so that
+every problem is reported at once with its path (pydantic stops at the first problem of a union, and words its
+messages for programmers), then turned into the model.
 """
 
 from __future__ import annotations
 
 import os
-from datetime import timedelta
+from datetime import date, datetime, timedelta
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, WithJsonSchema
 
 INCLUDE_DIR = Path(__file__).resolve().parents[2] / "include"
 
 IDENTIFIER = "^[a-z_][a-z0-9_]{0,127}$"
-
-
-def _bound(properties: dict[str, Any]) -> dict[str, Any]:
-    """A plausibility bound: its values, and the reason for them (the page quotes it)."""
-    return {"type": "object", "additionalProperties": False, "required": [*properties, "reason"],
-            "properties": {**properties, "reason": {"type": "string", "minLength": 10, "maxLength": 200}}}
-
-
-_SETTINGS_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "additionalProperties": False,
-    "required": ["pipeline", "owner", "tags", "start_date", "data", "quality", "model", "gate", "retries",
-                 "timeouts_minutes", "sagemaker_pool", "alerts"],
-    "properties": {
-        "pipeline": {"type": "string", "pattern": IDENTIFIER},
-        "owner": {"type": "string", "minLength": 1},
-        "tags": {"type": "array", "items": {"type": "string"}, "minItems": 1},
-        "start_date": {"type": "string", "format": "date", "pattern": r"^\d{4}-\d{2}-\d{2}$"},
-        "max_active_runs": {"type": "integer", "minimum": 1, "maximum": 64},
-        "data": {
-            "type": "object", "additionalProperties": False,
-            "required": ["history_days", "active_lookback_days", "sales_arrival_timeout_hours",
-                         "sales_poke_seconds"],
-            "properties": {
-                "history_days": {"type": "integer", "minimum": 60, "maximum": 1825},
-                "active_lookback_days": {"type": "integer", "minimum": 1, "maximum": 365},
-                "sales_arrival_timeout_hours": {"type": "number", "exclusiveMinimum": 0, "maximum": 48},
-                "sales_poke_seconds": {"type": "number", "minimum": 1, "maximum": 3600},
-            },
-        },
-        "quality": {
-            "type": "object", "additionalProperties": False,
-            "required": ["min_rows", "required_columns", "max_null_fraction", "min_day_coverage", "min_series",
-                         "plausibility"],
-            "properties": {
-                "min_rows": {"type": "integer", "minimum": 1},
-                "required_columns": {"type": "array", "items": {"type": "string"}, "minItems": 1},
-                "max_null_fraction": {"type": "object",
-                                      "additionalProperties": {"type": "number", "minimum": 0, "maximum": 1}},
-                "min_day_coverage": {"type": "number", "minimum": 0, "maximum": 1},
-                "min_series": {"type": "integer", "minimum": 1},
-                "plausibility": {
-                    "type": "object", "additionalProperties": False,
-                    "required": ["baseline_days", "units_sold", "unit_price", "day_total", "series_units",
-                                 "series_present", "duplicate_keys"],
-                    "properties": {
-                        "baseline_days": {"type": "integer", "minimum": 7, "maximum": 365},
-                        "units_sold": _bound({"min": {"type": "integer"}}),
-                        "unit_price": _bound({"min": {"type": "number"}, "max": {"type": "number"}}),
-                        "day_total": _bound({"min_ratio": {"type": "number", "minimum": 0},
-                                             "max_ratio": {"type": "number", "exclusiveMinimum": 1}}),
-                        "series_units": _bound({"max_ratio": {"type": "number", "exclusiveMinimum": 1},
-                                                "floor_units": {"type": "number", "exclusiveMinimum": 0}}),
-                        "series_present": _bound({"min_share": {"type": "number", "minimum": 0, "maximum": 1}}),
-                        "duplicate_keys": _bound({"max": {"type": "integer", "minimum": 0}}),
-                    },
-                },
-            },
-        },
-        "model": {
-            "type": "object", "additionalProperties": False,
-            "required": ["horizon_days", "training_origins_days", "framework", "framework_version",
-                         "processing_instance_type", "training_instance_type", "transform_instance_type",
-                         "max_runtime_minutes", "hyperparameters", "champion_poke_seconds"],
-            "properties": {
-                "horizon_days": {"type": "integer", "minimum": 1, "maximum": 7},
-                "champion_poke_seconds": {"type": "number", "minimum": 1, "maximum": 3600},
-                "training_origins_days": {"type": "integer", "minimum": 7, "maximum": 730},
-                "framework": {"const": "sklearn"},
-                "framework_version": {"type": "string", "pattern": r"^\d+\.\d+-\d+$"},
-                "processing_instance_type": {"type": "string", "pattern": r"^ml\.[a-z0-9]+\.[a-z0-9]+$"},
-                "training_instance_type": {"type": "string", "pattern": r"^ml\.[a-z0-9]+\.[a-z0-9]+$"},
-                "transform_instance_type": {"type": "string", "pattern": r"^ml\.[a-z0-9]+\.[a-z0-9]+$"},
-                "max_runtime_minutes": {"type": "integer", "minimum": 1, "maximum": 1440},
-                "hyperparameters": {"type": "object",
-                                    "additionalProperties": {"type": ["number", "string", "boolean"]}},
-            },
-        },
-        "gate": {
-            "type": "object", "additionalProperties": False,
-            "required": ["max_wape", "min_improvement_over_baseline", "champion_tolerance"],
-            "properties": {
-                "max_wape": {"type": "number", "exclusiveMinimum": 0},
-                "min_improvement_over_baseline": {"type": "number", "minimum": 0, "maximum": 1},
-                "champion_tolerance": {"type": "number", "minimum": 0, "maximum": 1},
-            },
-        },
-        "retries": {
-            "type": "object", "additionalProperties": False,
-            "required": ["count", "delay_seconds", "backoff", "max_delay_seconds"],
-            "properties": {
-                "count": {"type": "integer", "minimum": 1, "maximum": 10},
-                "delay_seconds": {"type": "number", "exclusiveMinimum": 0},
-                "backoff": {"type": "number", "minimum": 1},
-                "max_delay_seconds": {"type": "number", "exclusiveMinimum": 0},
-            },
-        },
-        "timeouts_minutes": {"type": "object", "required": ["default"],
-                             "additionalProperties": {"type": "number", "exclusiveMinimum": 0}},
-        "sagemaker_pool": {"type": "string", "pattern": "^[A-Za-z0-9_.-]+$"},
-        "alerts": {
-            "type": "object", "additionalProperties": False,
-            "required": ["slack_conn_id", "publish_deadline_hours"],
-            "properties": {
-                "slack_conn_id": {"type": "string", "pattern": "^[A-Za-z0-9_.-]+$"},
-                "publish_deadline_hours": {"type": "number", "exclusiveMinimum": 0, "maximum": 72},
-            },
-        },
-    },
-}
+NAME = "^[A-Za-z0-9_.-]+$"
+INSTANCE_TYPE = r"^ml\.[a-z0-9]+\.[a-z0-9]+$"
+M = TypeVar("M", bound=BaseModel)
 
 
 class ConfigError(ValueError):
     """Configuration that cannot be used; the message lists every problem, each with its path."""
 
 
-def validate(document: Any, schema: dict[str, Any], source: str) -> None:
-    import jsonschema
-
-    validator = jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
-    problems = sorted(validator.iter_errors(document), key=lambda e: list(e.absolute_path))
-    if problems:
-        lines = [f"- {'.'.join(str(p) for p in e.absolute_path) or '(top level)'}: {e.message}" for e in problems]
-        raise ConfigError(f"{source} is invalid:\n" + "\n".join(lines))
+_JSON_BOUNDS = {"ge": "minimum", "gt": "exclusiveMinimum", "le": "maximum", "lt": "exclusiveMaximum"}
 
 
-def _pipeline_problems(pipeline: str, document: dict[str, Any]) -> list[str]:
-    """Names the schema cannot know: a pipeline package may check its settings against its job scripts and
-    extracts with ``batchml.<pipeline>.contract.settings_problems`` (each problem ``path: message``)."""
-    import importlib
-
-    try:
-        contract = importlib.import_module(f"batchml.{pipeline}.contract")
-    except ModuleNotFoundError:
-        return []
-    return contract.settings_problems(document)
+def number(description: str | None = None, **bounds: float) -> Any:
+    """A number as written in the file: 15 stays 15 and 4.0 stays 4.0, because messages quote bounds as the
+    settings wrote them. ``bounds`` are pydantic's (ge, gt, le, lt); the JSON Schema says them in its words."""
+    schema: dict[str, Any] = {"type": "number", **{_JSON_BOUNDS[k]: v for k, v in bounds.items()}}
+    if description:
+        schema["description"] = description
+    return Annotated[int | float, Field(**bounds), WithJsonSchema(schema)]
 
 
-def unknown_task_ids(settings: PipelineSettings, task_ids: set[str]) -> None:
-    """``timeouts_minutes`` may only name tasks of the DAG (and ``default``): a misspelt task id would
-    silently give that task the default timeout."""
-    unknown = sorted(set(settings["timeouts_minutes"]) - task_ids - {"default"})
-    if unknown:
-        raise ConfigError(f"{settings.source} is invalid:\n" + "\n".join(
-            f"- timeouts_minutes.{name}: no task {name!r} in {settings.name} (its tasks: {', '.join(sorted(task_ids))})"
-            for name in unknown))
+class Strict(BaseModel):
+    """Unknown keys are errors (a typo must not be ignored) and a loaded value is never changed in place."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class PipelineSettings:
-    """The validated settings file. A plain class: it is built while the DAG is parsed, where every
-    millisecond is paid on each parse (a dataclass definition alone costs about one)."""
+# --- the settings file ------------------------------------------------------------------------------------
+class DataSettings(Strict):
+    history_days: int = Field(ge=60, le=1825, description="Sales days extracted for training, ending at D.")
+    active_lookback_days: int = Field(ge=1, le=365, description="A series is forecast if it sold in the last N days.")
+    sales_arrival_timeout_hours: float = Field(gt=0, le=48, description="How long to wait for D's raw sales.")
+    sales_poke_seconds: float = Field(ge=1, le=3600, description="How often to look for D's raw sales.")
 
-    def __init__(self, raw: dict[str, Any], source: str):
-        self.raw, self.source = raw, source
+
+Reason = Annotated[str, Field(min_length=10, max_length=200, description="Why the bound is what it is (the page "
+                                                                         "quotes it).")]
+
+
+class UnitsSoldBound(Strict):
+    min: int
+    reason: Reason
+
+
+class UnitPriceBound(Strict):
+    min: number()
+    max: number()
+    reason: Reason
+
+
+class DayTotalBound(Strict):
+    min_ratio: number(ge=0)
+    max_ratio: number(gt=1)
+    reason: Reason
+
+
+class SeriesUnitsBound(Strict):
+    max_ratio: number(gt=1)
+    floor_units: number(gt=0)
+    reason: Reason
+
+
+class SeriesPresentBound(Strict):
+    min_share: number(ge=0, le=1)
+    reason: Reason
+
+
+class DuplicateKeysBound(Strict):
+    max: int = Field(ge=0)
+    reason: Reason
+
+
+class Plausibility(Strict):
+    """Is day D plausible, judged against D's own recent history (``profile_extracts.sql``)."""
+
+    baseline_days: int = Field(ge=7, le=365, description="The days before D that 'recent history' means.")
+    units_sold: UnitsSoldBound
+    unit_price: UnitPriceBound
+    day_total: DayTotalBound
+    series_units: SeriesUnitsBound
+    series_present: SeriesPresentBound
+    duplicate_keys: DuplicateKeysBound
+
+
+class QualitySettings(Strict):
+    min_rows: int = Field(ge=1)
+    required_columns: list[str] = Field(min_length=1)
+    max_null_fraction: dict[str, number(ge=0, le=1)]
+    min_day_coverage: number("Share of the window's days that must have data.", ge=0, le=1)
+    min_series: int = Field(ge=1)
+    plausibility: Plausibility
+
+
+class ModelSettings(Strict):
+    horizon_days: int = Field(ge=1, le=7, description="Days forecast after D.")
+    training_origins_days: int = Field(ge=7, le=730, description="Forecast origins that form the training set.")
+    framework: Literal["sklearn"]
+    framework_version: str = Field(pattern=r"^\d+\.\d+-\d+$")
+    processing_instance_type: str = Field(pattern=INSTANCE_TYPE)
+    training_instance_type: str = Field(pattern=INSTANCE_TYPE)
+    transform_instance_type: str = Field(pattern=INSTANCE_TYPE)
+    max_runtime_minutes: int = Field(ge=1, le=1440, description="StoppingCondition of every SageMaker job.")
+    champion_poke_seconds: number("How often find_champion looks for earlier days' decisions.", ge=1, le=3600)
+    # bool first: pydantic would otherwise turn true into 1; int before float, so 300 stays 300 for train.py.
+    hyperparameters: dict[str, bool | int | float | str]
+
+    @property
+    def max_runtime_seconds(self) -> int:
+        return self.max_runtime_minutes * 60
+
+
+class GateSettings(Strict):
+    max_wape: float = Field(gt=0, description="Absolute bar: the highest WAPE a shipped model may have.")
+    min_improvement_over_baseline: float = Field(ge=0, le=1, description="Relative: 0.05 = 5% below the baseline.")
+    champion_tolerance: float = Field(ge=0, le=1, description="WAPE points the challenger may trail the champion.")
+
+
+class RetrySettings(Strict):
+    count: int = Field(ge=1, le=10)
+    delay_seconds: float = Field(gt=0)
+    backoff: float = Field(ge=1, description="Multiplier of the delay per retry.")
+    max_delay_seconds: float = Field(gt=0)
+
+
+class AlertSettings(Strict):
+    slack_conn_id: str = Field(pattern=NAME, description="Connection of type slack (bot token) or slackwebhook.")
+    publish_deadline_hours: float = Field(gt=0, le=72, description="Page if D is not published N hours after it.")
+
+
+class PipelineSettings(Strict):
+    """The validated settings file of one pipeline."""
+
+    pipeline: str = Field(pattern=IDENTIFIER, description="The pipeline name every other name derives from.")
+    owner: str = Field(min_length=1)
+    tags: list[str] = Field(min_length=1)
+    start_date: date = Field(description="The first partition the pipeline processes.")
+    max_active_runs: int = Field(16, ge=1, le=64)
+    data: DataSettings
+    quality: QualitySettings
+    model: ModelSettings
+    gate: GateSettings
+    retries: RetrySettings
+    timeouts_minutes: dict[str, Annotated[float, Field(gt=0)]] = Field(
+        json_schema_extra={"required": ["default"]},
+        description="execution_timeout per task id, in minutes; 'default' for the others.")
+    sagemaker_pool: str = Field(pattern=NAME, description="Pool every SageMaker job task takes a slot of.")
+    alerts: AlertSettings
+    source: str = Field("", exclude=True, description="Where the settings were read from (not a key of the file).")
 
     @classmethod
     def load(cls, pipeline: str, path: Path | None = None) -> PipelineSettings:
@@ -188,40 +188,97 @@ class PipelineSettings:
             document = yaml.load(path.read_text(), Loader=loader)  # noqa: S506 (a safe loader)
         except (OSError, yaml.YAMLError) as e:
             raise ConfigError(f"cannot read pipeline settings {path}: {e}") from None
-        validate(document, _SETTINGS_SCHEMA, str(path))
-        if document["pipeline"] != pipeline:
-            raise ConfigError(f"{path}: pipeline is {document['pipeline']!r}, expected {pipeline!r}")
-        problems = _pipeline_problems(pipeline, document)
+        settings = parse(cls, document, str(path))
+        if settings.pipeline != pipeline:
+            raise ConfigError(f"{path}: pipeline is {settings.pipeline!r}, expected {pipeline!r}")
+        problems = _pipeline_problems(settings)
         if problems:
             raise ConfigError(f"{path} is invalid:\n" + "\n".join(f"- {p}" for p in problems))
-        return cls(document, str(path))
-
-    def __getitem__(self, key: str) -> Any:
-        return self.raw[key]
+        return settings.model_copy(update={"source": str(path)})
 
     @property
     def name(self) -> str:
-        return self.raw["pipeline"]
+        return self.pipeline
 
     @property
-    def start_date(self):
-        from datetime import UTC, datetime
+    def start(self) -> datetime:
+        """``start_date`` as midnight UTC."""
+        from datetime import UTC
 
-        return datetime.fromisoformat(self.raw["start_date"]).replace(tzinfo=UTC)
+        return datetime.combine(self.start_date, datetime.min.time(), UTC)
 
     def retry_args(self) -> dict[str, Any]:
         """Task retry arguments. BATCHML_RETRY_DELAY_SECONDS / BATCHML_MAX_RETRY_DELAY_SECONDS shorten
         the delays for the sandbox and tests (`airflow dags test` really sleeps through them)."""
-        r = self.raw["retries"]
-        delay = float(os.environ.get("BATCHML_RETRY_DELAY_SECONDS", r["delay_seconds"]))
-        max_delay = float(os.environ.get("BATCHML_MAX_RETRY_DELAY_SECONDS", r["max_delay_seconds"]))
+        r = self.retries
+        delay = float(os.environ.get("BATCHML_RETRY_DELAY_SECONDS", r.delay_seconds))
+        max_delay = float(os.environ.get("BATCHML_MAX_RETRY_DELAY_SECONDS", r.max_delay_seconds))
         return {
-            "retries": r["count"],
+            "retries": r.count,
             "retry_delay": timedelta(seconds=delay),
-            "retry_exponential_backoff": float(r["backoff"]),
+            "retry_exponential_backoff": float(r.backoff),
             "max_retry_delay": timedelta(seconds=max_delay),
         }
 
     def timeout(self, task_id: str) -> timedelta:
-        minutes = self.raw["timeouts_minutes"]
+        minutes = self.timeouts_minutes
         return timedelta(minutes=minutes.get(task_id, minutes["default"]))
+
+
+# --- validation, shared with the environment -------------------------------------------------------------
+@cache
+def json_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """The JSON Schema of a document of ``model`` (what the YAML file or the Variable may hold)."""
+    schema = model.model_json_schema(mode="validation")
+    schema["properties"].pop("source", None)  # not a key of the document
+    return schema
+
+
+@cache
+def _validator(model: type[BaseModel]):
+    import jsonschema
+
+    return jsonschema.Draft202012Validator(json_schema(model), format_checker=jsonschema.FormatChecker())
+
+
+def parse(model: type[M], document: Any, source: str) -> M:
+    """``document`` as ``model``, or a ConfigError listing every problem with its path."""
+    problems = sorted(_validator(model).iter_errors(document), key=lambda e: list(e.absolute_path))
+    if problems:
+        lines = [f"- {'.'.join(str(p) for p in e.absolute_path) or '(top level)'}: {e.message}" for e in problems]
+        raise ConfigError(f"{source} is invalid:\n" + "\n".join(lines))
+    try:
+        return model.model_validate(document)
+    except ValidationError as e:  # what the schema cannot say (e.g. a model validator)
+        lines = [f"- {'.'.join(str(p) for p in err['loc']) or '(top level)'}: {err['msg']}" for err in e.errors()]
+        raise ConfigError(f"{source} is invalid:\n" + "\n".join(lines)) from None
+
+
+def _pipeline_problems(settings: PipelineSettings) -> list[str]:
+    """Names the schema cannot know: a pipeline package may check its settings against its job scripts and
+    extracts with ``batchml.<pipeline>.contract.settings_problems`` (each problem ``path: message``)."""
+    import importlib
+
+    try:
+        contract = importlib.import_module(f"batchml.{settings.pipeline}.contract")
+    except ModuleNotFoundError:
+        return []
+    return contract.settings_problems(settings)
+
+
+def unknown_task_ids(settings: PipelineSettings, task_ids: set[str]) -> None:
+    """``timeouts_minutes`` may only name tasks of the DAG (and ``default``): a misspelt task id would
+    silently give that task the default timeout."""
+    unknown = sorted(set(settings.timeouts_minutes) - task_ids - {"default"})
+    if unknown:
+        raise ConfigError(f"{settings.source} is invalid:\n" + "\n".join(
+            f"- timeouts_minutes.{name}: no task {name!r} in {settings.name} (its tasks: {', '.join(sorted(task_ids))})"
+            for name in unknown))
+
+
+if __name__ == "__main__":
+    import json
+    import sys
+
+    print(json.dumps(json_schema(PipelineSettings), indent=2))
+    sys.exit(0)

@@ -1,38 +1,29 @@
-"""Small helpers that keep DAG files to the chain of steps: task defaults from the pipeline settings,
-and templates that read the run plan (the first task's XCom) at run time."""
+"""Small helpers that keep DAG files to the chain of steps: task defaults and callbacks from the pipeline
+settings, and the check that the settings' per-task timeouts reached the tasks they name."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 from typing import Any
 
-from batchml.config import PipelineSettings
+from batchml.config import ConfigError, PipelineSettings, unknown_task_ids
 from batchml.notifiers import OnCallNotifier, RecoveryNotifier
-
-PLAN_TASK = "prepare_run"
-
-
-def plan(*keys: str) -> str:
-    """A template for a value of the run plan, e.g. ``plan("env", "raw_database")``."""
-    path = "".join(f"[{k!r}]" for k in keys)
-    return "{{ ti.xcom_pull(task_ids='" + PLAN_TASK + "')" + path + " }}"
 
 
 def default_args(settings: PipelineSettings) -> dict[str, Any]:
-    """Every task: an owner, retries with exponential backoff capped by max_retry_delay, a timeout,
-    and a page to on-call when the last try fails."""
+    """Every task: an owner, retries with exponential backoff capped by max_retry_delay, the default
+    timeout, and a page to on-call when the last try fails."""
     return {
-        "owner": settings["owner"],
+        "owner": settings.owner,
         **settings.retry_args(),
         "execution_timeout": settings.timeout("default"),
-        "on_failure_callback": OnCallNotifier(pipeline=settings.name,
-                                              slack_conn_id=settings["alerts"]["slack_conn_id"]),
+        "on_failure_callback": OnCallNotifier(pipeline=settings.name, slack_conn_id=settings.alerts.slack_conn_id),
     }
 
 
 def recovery_callback(settings: PipelineSettings) -> RecoveryNotifier:
     """For the task that publishes a partition: a 'recovered' reply if that partition had failed."""
-    return RecoveryNotifier(pipeline=settings.name, slack_conn_id=settings["alerts"]["slack_conn_id"])
+    return RecoveryNotifier(pipeline=settings.name, slack_conn_id=settings.alerts.slack_conn_id)
 
 
 def publish_deadline(settings: PipelineSettings):
@@ -51,32 +42,23 @@ def publish_deadline(settings: PipelineSettings):
 
     return DeadlineAlert(
         reference=DeadlineReference.DAGRUN_LOGICAL_DATE,
-        interval=timedelta(days=1, hours=settings["alerts"]["publish_deadline_hours"]),
+        interval=timedelta(days=1, hours=settings.alerts.publish_deadline_hours),
         callback=AsyncCallback("batchml.deadlines.partition_not_published",
-                               kwargs={"pipeline": settings.name, "slack_conn_id": settings["alerts"]["slack_conn_id"]}),
+                               kwargs={"pipeline": settings.name, "slack_conn_id": settings.alerts.slack_conn_id}),
     )
 
 
-def aws_args() -> dict[str, Any]:
-    """Connection and region of the environment, for any AWS operator or sensor."""
-    return {"aws_conn_id": plan("env", "aws_conn_id"), "region_name": plan("region")}
+def job_wait(settings: PipelineSettings) -> timedelta:
+    """How long a SageMaker task waits for its job before stopping it: the job's own limit and a margin."""
+    return timedelta(minutes=settings.model.max_runtime_minutes + 30)
 
 
-def job_args(settings: PipelineSettings, *, sagemaker: bool = False) -> dict[str, Any]:
-    """AWS job operators: deferrable waits polled at the environment's interval; SageMaker jobs also
-    take a slot of the pool sized to the account's quota."""
-    args: dict[str, Any] = {**aws_args(), "poll_interval": plan("poll_interval_seconds"), "deferrable": True}
-    if sagemaker:
-        args["pool"] = settings["sagemaker_pool"]
-        args["max_wait"] = timedelta(minutes=settings["model"]["max_runtime_minutes"] + 30)
-    return args
-
-
-def apply_timeouts(dag, settings: PipelineSettings) -> None:
-    """execution_timeout per task from the settings (time spent deferred is bounded by max_wait). A key of
-    ``timeouts_minutes`` that is not a task id of ``dag`` is an import error naming it."""
-    from batchml.config import unknown_task_ids
-
+def check_timeouts(dag, settings: PipelineSettings) -> None:
+    """Each task takes its timeout where the DAG file defines it (``execution_timeout=settings.timeout(id)``).
+    A key of ``timeouts_minutes`` that names no task, or a task that does not take the timeout named for it,
+    is an import error naming it: the settings would otherwise be silently ignored."""
     unknown_task_ids(settings, set(dag.task_ids))
-    for task in dag.tasks:
-        task.execution_timeout = settings.timeout(task.task_id)
+    ignored = [t.task_id for t in dag.tasks if t.execution_timeout != settings.timeout(t.task_id)]
+    if ignored:
+        raise ConfigError(f"{settings.source}: timeouts_minutes names {', '.join(sorted(ignored))} but the DAG file "
+                          "does not pass execution_timeout=settings.timeout(<task id>) to them")

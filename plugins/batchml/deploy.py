@@ -29,9 +29,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("pipeline")
     args = parser.parse_args(argv)
     settings = PipelineSettings.load(args.pipeline)
-    variable = airflow("variables", "get", f"{args.pipeline}_env").strip()
-    env = EnvironmentConfig.from_json(variable, f"Airflow Variable {args.pipeline}_env")
-    pool = settings["sagemaker_pool"]
+    env = EnvironmentConfig.load(args.pipeline, metadata_db=True)
+    pool = settings.sagemaker_pool
     airflow("pools", "set", pool, str(env.sagemaker_job_quota),
             f"{args.pipeline}: SageMaker jobs running at once (the account's quota)", "--include-deferred")
     print(json.dumps({"pool": pool, "slots": env.sagemaker_job_quota, "include_deferred": True}))

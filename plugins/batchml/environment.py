@@ -1,71 +1,84 @@
-"""Where a pipeline runs: the `<pipeline>_env` Airflow Variable (JSON), read and validated at run time.
+"""Where a pipeline runs: the ``<pipeline>_env`` Airflow Variable (JSON), read and validated at run time.
 
-Keys are documented in ENVIRONMENT_SCHEMA and the README ("Configuration").
+``EnvironmentConfig`` declares each key once (type, default, bound, description); its JSON Schema is generated
+from it (``python -m batchml.environment`` prints it). ``read_variable`` is the one place the Variable is read:
+the first task validates it strictly (``EnvironmentConfig.load``), the alerts read it leniently
+(``batchml.alerts``: a page must go out when the Variable is what broke), and ``batchml.deploy`` sizes the pool
+from it.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Annotated, Any
 
-from batchml.config import IDENTIFIER, ConfigError, validate
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
-ENVIRONMENT_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "additionalProperties": False,
-    "required": ["region", "bucket", "sagemaker_role_arn", "athena_workgroup", "raw_database",
-                 "forecast_database", "model_package_group", "slack_channel"],
-    "properties": {
-        "region": {"type": "string", "pattern": r"^[a-z]{2}(-gov)?-[a-z]+-\d$"},
-        "bucket": {"type": "string", "pattern": r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"},
-        "prefix": {"type": "string", "pattern": r"^([A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*)?$"},
-        "sagemaker_role_arn": {"type": "string", "pattern": r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$"},
-        "athena_workgroup": {"type": "string", "pattern": r"^[A-Za-z0-9._-]{1,128}$"},
-        "athena_output_location": {"type": "string", "pattern": r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/[\w./=-]*$"},
-        "raw_database": {"type": "string", "pattern": IDENTIFIER},
-        "forecast_database": {"type": "string", "pattern": IDENTIFIER},
-        "model_package_group": {"type": "string", "pattern": r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$"},
-        "slack_channel": {"type": "string", "pattern": r"^(#[a-z0-9_-]{1,80}|[CG][A-Z0-9]{6,})$"},
-        "oncall_handle": {"type": "string", "maxLength": 80},
-        "aws_conn_id": {"type": "string", "pattern": "^[A-Za-z0-9_.-]+$"},
-        "poll_interval_seconds": {"type": "number", "minimum": 0.2, "maximum": 600},
-        "sagemaker_job_quota": {"type": "integer", "minimum": 1, "maximum": 1000},
-        "kms_key_id": {"type": "string", "minLength": 1},
-        "vpc_subnet_ids": {"type": "array", "minItems": 1, "maxItems": 16, "uniqueItems": True,
-                           "items": {"type": "string", "pattern": r"^subnet-[0-9a-f]{8,17}$"}},
-        "vpc_security_group_ids": {"type": "array", "minItems": 1, "maxItems": 5, "uniqueItems": True,
-                                   "items": {"type": "string", "pattern": r"^sg-[0-9a-f]{8,17}$"}},
-        "network_isolation": {"type": "boolean"},
-    },
+from batchml.config import IDENTIFIER, NAME, ConfigError, Strict, json_schema, parse
+
+REGION = r"^[a-z]{2}(-gov)?-[a-z]+-\d$"
+BUCKET = r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"
+Subnets = Annotated[list[Annotated[str, Field(pattern=r"^subnet-[0-9a-f]{8,17}$")]],
+                    Field(min_length=1, max_length=16, json_schema_extra={"uniqueItems": True})]
+SecurityGroups = Annotated[list[Annotated[str, Field(pattern=r"^sg-[0-9a-f]{8,17}$")]],
+                           Field(min_length=1, max_length=5, json_schema_extra={"uniqueItems": True})]
+
+
+def variable_name(pipeline: str) -> str:
+    return f"{pipeline}_env"
+
+
+def read_variable(pipeline: str, *, metadata_db: bool = False) -> str | None:
+    """The Variable's text (AIRFLOW_VAR_<PIPELINE>_ENV and secrets backends work too), None if it is not set.
+
+    In a task (the default) through the Task SDK. ``metadata_db=True`` is for a command-line tool beside the
+    scheduler (``batchml.deploy``): there the SDK sees only secrets backends, not the metadata database."""
+    if metadata_db:
+        from airflow.models.variable import Variable as StoredVariable
+
+        return StoredVariable.get(variable_name(pipeline), default_var=None)
+    from airflow.sdk import Variable
+
+    return Variable.get(variable_name(pipeline), default=None)
+
+
+class EnvironmentConfig(Strict):
+    """Where a pipeline runs. See README, 'Configuration'."""
+
+    region: str = Field(pattern=REGION, description="AWS region of every resource.")
+    bucket: str = Field(pattern=BUCKET, description="S3 bucket of every artefact.")
+    prefix: str = Field("", pattern=r"^([A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*)?$", description="Key prefix in the bucket.")
+    sagemaker_role_arn: str = Field(pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$",
+                                    description="Role SageMaker jobs run as (a full ARN: a name makes the provider "
+                                                "call IAM).")
+    athena_workgroup: str = Field(pattern=r"^[A-Za-z0-9._-]{1,128}$")
+    athena_output_location: Annotated[str, Field(pattern=r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/[\w./=-]*$")] \
+        | SkipJsonSchema[None] = Field(None, description="Query results; the workgroup's location if unset.")
+    raw_database: str = Field(pattern=IDENTIFIER, description="Glue database of the raw sales.")
+    forecast_database: str = Field(pattern=IDENTIFIER, description="Glue database the predictions are published in.")
+    model_package_group: str = Field(pattern=r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+    slack_channel: str = Field(pattern=r"^(#[a-z0-9_-]{1,80}|[CG][A-Z0-9]{6,})$")
+    oncall_handle: str = Field("", max_length=80, description="Mentioned in pages, never in warnings.")
+    aws_conn_id: str = Field("aws_default", pattern=NAME)
+    poll_interval_seconds: float = Field(30.0, ge=0.2, le=600, description="Between status checks of AWS work.")
+    sagemaker_job_quota: int = Field(4, ge=1, le=1000, description="Size of the SageMaker pool (the account's "
+                                                                   "concurrent-job quota).")
+    kms_key_id: Annotated[str, Field(min_length=1)] | SkipJsonSchema[None] = Field(
+        None, description="Encrypts job outputs and volumes.")
+    vpc_subnet_ids: Subnets | SkipJsonSchema[None] = None
+    vpc_security_group_ids: SecurityGroups | SkipJsonSchema[None] = None
+    network_isolation: bool = Field(False, description="Run processing jobs without network access.")
+
     # A VpcConfig needs both; SageMaker rejects one without the other only when the job starts.
-    "dependentRequired": {"vpc_subnet_ids": ["vpc_security_group_ids"],
-                          "vpc_security_group_ids": ["vpc_subnet_ids"]},
-}
+    model_config = {**Strict.model_config, "json_schema_extra": {"dependentRequired": {
+        "vpc_subnet_ids": ["vpc_security_group_ids"], "vpc_security_group_ids": ["vpc_subnet_ids"]}}}
 
-
-@dataclass(frozen=True)
-class EnvironmentConfig:
-    """Where a pipeline runs. Keys are documented in ENVIRONMENT_SCHEMA and the README."""
-
-    region: str
-    bucket: str
-    sagemaker_role_arn: str
-    athena_workgroup: str
-    raw_database: str
-    forecast_database: str
-    model_package_group: str
-    slack_channel: str
-    prefix: str = ""
-    athena_output_location: str | None = None
-    oncall_handle: str = ""
-    aws_conn_id: str = "aws_default"
-    poll_interval_seconds: float = 30.0
-    sagemaker_job_quota: int = 4
-    kms_key_id: str | None = None
-    vpc_subnet_ids: list[str] | None = None
-    vpc_security_group_ids: list[str] | None = None
-    network_isolation: bool = False
+    @model_validator(mode="after")
+    def _vpc_needs_both(self) -> EnvironmentConfig:
+        if bool(self.vpc_subnet_ids) != bool(self.vpc_security_group_ids):
+            raise ValueError("vpc_subnet_ids and vpc_security_group_ids go together")
+        return self
 
     @classmethod
     def from_json(cls, text: str | None, source: str) -> EnvironmentConfig:
@@ -75,16 +88,52 @@ class EnvironmentConfig:
             document = json.loads(text)
         except json.JSONDecodeError as e:
             raise ConfigError(f"{source} is not valid JSON: {e}") from None
-        validate(document, ENVIRONMENT_SCHEMA, source)
-        return cls(**document)
+        return parse(cls, document, source)
 
     @classmethod
-    def load(cls, pipeline: str) -> EnvironmentConfig:
-        """Read the `<pipeline>_env` Variable (environment variable AIRFLOW_VAR_<PIPELINE>_ENV works too)."""
-        from airflow.sdk import Variable
+    def load(cls, pipeline: str, *, metadata_db: bool = False) -> EnvironmentConfig:
+        """Read and validate the `<pipeline>_env` Variable (see read_variable)."""
+        return cls.from_json(read_variable(pipeline, metadata_db=metadata_db),
+                             f"Airflow Variable {variable_name(pipeline)!r}")
 
-        name = f"{pipeline}_env"
-        return cls.from_json(Variable.get(name, default=None), f"Airflow Variable {name!r}")
 
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+class AlertRouting(BaseModel):
+    """The part of the Variable alerts need, read leniently: a page must go out even when the rest of the
+    Variable is what broke. ``problem`` says what is wrong for alerting (None if nothing)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    slack_channel: str | None = None
+    oncall_handle: str = ""
+    problem: str | None = None
+
+    @classmethod
+    def load(cls, pipeline: str) -> AlertRouting:
+        name = variable_name(pipeline)
+        try:
+            text = read_variable(pipeline)
+        except Exception as e:
+            return cls(problem=f"the Airflow Variable {name!r} could not be read ({type(e).__name__})")
+        if not text:
+            return cls(problem=f"the Airflow Variable {name!r} is not set")
+        try:
+            document = json.loads(text)
+        except ValueError as e:
+            return cls(problem=f"the Airflow Variable {name!r} is not valid JSON ({e})")
+        if not isinstance(document, dict):
+            return cls(problem=f"the Airflow Variable {name!r} is not a JSON object")
+        fields = EnvironmentConfig.model_fields
+        handle = document.get("oncall_handle")
+        handle = handle if isinstance(handle, str) else fields["oncall_handle"].default
+        channel = document.get("slack_channel")
+        if not isinstance(channel, str) or not channel.strip():
+            return cls(oncall_handle=handle, problem=f"the Airflow Variable {name!r} has no slack_channel")
+        return cls(slack_channel=channel, oncall_handle=handle)
+
+
+def schema() -> dict[str, Any]:
+    return json_schema(EnvironmentConfig)
+
+
+if __name__ == "__main__":
+    print(json.dumps(schema(), indent=2))

@@ -1,4 +1,4 @@
-"""SageMaker and Glue request bodies, built by small pure functions.
+"""SageMaker, Athena and Glue requests, built by small pure functions.
 
 Each function returns the exact boto3 request dict for one API call, so tests can check it against
 botocore's model without AWS, and a person can read what a job was asked to do. Paths inside the
@@ -8,6 +8,7 @@ container follow SageMaker's conventions (``/opt/ml/processing/input/<name>``, c
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from typing import Any
 
 PROCESSING_BASE = "/opt/ml/processing"
@@ -292,3 +293,34 @@ def partition_input(table: dict[str, Any], values: list[str], location: str) -> 
     storage = {k: sd[k] for k in keep if k in sd}
     storage["Location"] = location
     return {"Values": list(values), "StorageDescriptor": storage}
+
+
+@dataclass(frozen=True)
+class UnloadQuery:
+    """What ``AthenaUnloadOperator`` runs besides its SQL file: the values of the file's ``:name`` placeholders
+    (sent as ExecutionParameters, never pasted into the SQL), where it runs and where the result goes."""
+
+    database: str
+    workgroup: str
+    output_prefix: str
+    parameters: dict[str, Any] = field(default_factory=dict)
+    result_location: str | None = None
+
+
+@dataclass(frozen=True)
+class CatalogPartition:
+    """A Glue partition: ``database.table`` partition ``values`` with its files under ``location``."""
+
+    database: str
+    table: str
+    values: list[str]
+    location: str
+
+
+@dataclass(frozen=True)
+class PartitionWait:
+    """What ``GlueCatalogPartitionSensor`` waits for: a partition matching ``expression``."""
+
+    database: str
+    table: str
+    expression: str

@@ -10,14 +10,45 @@ name, and a counter says how many attempts there were.
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import UTC, date, datetime
+from typing import Any
 
+_MARKER = "partition="
 _JOB_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+
+
+def partition_of(logical_date: datetime | str | None) -> date | None:
+    """D, the partition a run processes: the calendar day, in UTC, of its logical date (a datetime, or the
+    ISO text the REST API and the triggerer carry). None for a run without one."""
+    if logical_date is None or logical_date == "":
+        return None
+    if isinstance(logical_date, str):
+        logical_date = datetime.fromisoformat(logical_date.replace("Z", "+00:00"))
+    return (logical_date.astimezone(UTC) if logical_date.tzinfo else logical_date).date()
+
+
+def run_type_of(dag_run: Any) -> str:
+    """"scheduled", "manual", "backfill", ...: a DagRun's run type as plain text (the SDK hands back an enum)."""
+    run_type = getattr(dag_run, "run_type", None)
+    return str(getattr(run_type, "value", run_type or "unknown"))
 
 
 def partition_value(day: date | str) -> str:
     """The Glue partition value (and `dt=` path segment) for a day: YYYY-MM-DD."""
     return day if isinstance(day, str) else day.isoformat()
+
+
+def registry_marker(day: date | str) -> str:
+    """``partition=2026-11-20``: how a model package version records the day it was trained for (its
+    description starts with it), so that exactly one version per day is kept and the champion of a day is
+    the latest version of an earlier day."""
+    return f"{_MARKER}{partition_value(day)}"
+
+
+def marked_partition(description: str) -> str | None:
+    """The day a model package description starts with (see registry_marker); None if it has no marker."""
+    head = (description or "").split(" ", 1)[0]
+    return head.removeprefix(_MARKER) if head.startswith(_MARKER) else None
 
 
 def job_name_prefix(pipeline: str, step: str, day: date | str) -> str:

@@ -61,9 +61,9 @@ def test_waits_poll_at_the_configured_interval(bag):
     from batchml.config import PipelineSettings
 
     settings, dag = PipelineSettings.load("demand_forecast"), bag.dags["demand_forecast"]
-    assert dag.get_task("wait_for_sales").poke_interval == settings["data"]["sales_poke_seconds"]
+    assert dag.get_task("wait_for_sales").poke_interval == settings.data.sales_poke_seconds
     champion = dag.get_task("find_champion")
-    assert champion.poke_interval == settings["model"]["champion_poke_seconds"] == 30
+    assert champion.poke_interval == settings.model.champion_poke_seconds == 30
     assert champion.timeout == 12 * 3600
 
 
@@ -148,6 +148,7 @@ def test_manual_run_processes_its_logical_day():
 
 def test_extract_sql_comes_from_include_files_with_bound_parameters(bag):
     from batchml.sql import placeholders
+    from tests.unit.sample_plan import sample_plan
 
     dag = bag.dags["demand_forecast"]
     for task_id, expected in (("extract_training", {"history_start", "partition_date"}),
@@ -155,7 +156,9 @@ def test_extract_sql_comes_from_include_files_with_bound_parameters(bag):
         task = dag.get_task(task_id)
         # The DagBag has already replaced the .sql path with the file's text.
         assert task.sql.startswith("-- demand_forecast:"), task_id
-        assert {name for name, _, _ in placeholders(task.sql)} == expected == set(task.parameters), task_id
+        # The parameters are what the task's request builder makes of a run plan.
+        parameters = task.request(sample_plan()).parameters
+        assert {name for name, _, _ in placeholders(task.sql)} == expected == set(parameters), task_id
 
 
 def test_plugin_loader_does_not_shadow_libraries(fresh_interpreter):

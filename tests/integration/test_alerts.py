@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import pytest
 
 from batchml import alerts
-from batchml.alerts import Alert, SlackChannel, Threads, page_failure, post_recovered
+from batchml.alerts import Alert, SlackChannel, Threads, page_failure, policy, post_recovered
 from batchml.notifiers import OnCallNotifier
 
 
@@ -94,9 +94,9 @@ def test_racing_thread_parents_converge_on_the_earliest(slack):
 
 def test_webhook_pages_once_per_group_and_counts_the_rest(slack, monkeypatch):
     state: dict = {}
-    monkeypatch.setattr(alerts, "_webhook_state", lambda: json.loads(json.dumps(state)) if state else
+    monkeypatch.setattr(policy, "_webhook_state", lambda: json.loads(json.dumps(state)) if state else
                         {"groups": {}, "failed": {}})
-    monkeypatch.setattr(alerts, "_save_webhook_state", lambda s: state.update(s))
+    monkeypatch.setattr(policy, "_save_webhook_state", lambda s: state.update(s))
     channel = SlackChannel("slack_hook", None)
     assert not channel.threads
     outcomes = [page_failure(channel, alert(f"2026-10-{d:02d}")) for d in range(1, 6)]
@@ -209,9 +209,9 @@ def test_copies_that_raced_converge_on_one_with_the_reason(slack):
 
 def test_webhook_posts_one_message_per_try(slack, monkeypatch):
     state: dict = {}
-    monkeypatch.setattr(alerts, "_webhook_state", lambda: json.loads(json.dumps(state)) if state else
+    monkeypatch.setattr(policy, "_webhook_state", lambda: json.loads(json.dumps(state)) if state else
                         {"groups": {}, "failed": {}})
-    monkeypatch.setattr(alerts, "_save_webhook_state", lambda s: state.update(s))
+    monkeypatch.setattr(policy, "_save_webhook_state", lambda s: state.update(s))
     channel = SlackChannel("slack_hook", None)
     worker = alert("2026-11-20", run_type="manual")
     assert page_failure(channel, worker) == "paged by webhook"

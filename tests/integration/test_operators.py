@@ -335,3 +335,17 @@ def test_unload_failure_carries_athenas_reason(aws_env, sales):
         unload_op(sales, "SELECT missing_column FROM sales WHERE dt = :day", {"day": "2026-11-20"}).execute(
             context("extract", 1))
     assert "COLUMN_NOT_FOUND" in err.value.aws_reason
+
+
+def test_a_sync_wait_past_max_wait_stops_the_job_and_fails(aws_env, bucket, unique):
+    """The worker waits with the provider's waiter (the trigger's definition of done); out of attempts, the job
+    is stopped, not left running and billing."""
+    from airflow.sdk.exceptions import AirflowException
+
+    prefix = f"{unique}-slow-20261120"
+    op = processing_op("slow", prefix, bucket, sleep=30, max_wait=timedelta(seconds=2))
+    with pytest.raises(AirflowException, match="still running after 0:00:02; stopped it"):
+        op.execute(context("slow", 1))
+    sm = aws_env.boto3_client("sagemaker")
+    status = sm.describe_processing_job(ProcessingJobName=f"{prefix}-1")["ProcessingJobStatus"]
+    assert status in ("Stopping", "Stopped")

@@ -113,4 +113,4 @@ def test_hyperparameters_train_py_takes_are_the_ones_declared_for_it():
 
     train = (INCLUDE_DIR / "scripts" / "demand_forecast" / "train.py").read_text()
     assert "for name, spec in HYPERPARAMETERS.items()" in train and "--max_iter" not in train
-    assert set(PipelineSettings.load("demand_forecast")["model"]["hyperparameters"]) <= set(scripts().HYPERPARAMETERS)
+    assert set(PipelineSettings.load("demand_forecast").model.hyperparameters) <= set(scripts().HYPERPARAMETERS)

@@ -105,7 +105,7 @@ def _secured_plan(**overrides):
     env = EnvironmentConfig.from_json(json.dumps({**pipeline_environment(), **SECURED, **overrides}), "test")
     run = sample_plan(champion={"model_package_arn": "arn:aws:sagemaker:us-east-1:123456789012:model-package/g/1",
                                 "model_data_url": "s3://b/m.tar.gz"})
-    return {**run, "env": env.as_dict()}
+    return {**run, "env": env.model_dump(mode="json")}
 
 
 def _every_request(run):

@@ -43,7 +43,7 @@ def test_a_day_before_the_first_partition_is_refused_saying_how_to_backfill_it()
 
 
 def test_windows_end_at_d_and_score_the_days_after():
-    w = windows(date(2026, 11, 20), history_days=548, active_lookback_days=28, horizon_days=7)
+    w = windows(date(2026, 11, 20), history_days=548, active_lookback_days=28, horizon_days=7).model_dump(mode="json")
     assert w["history_start"] == "2025-05-22" and w["partition_date"] == "2026-11-20"
     assert (w["first_forecast_day"], w["last_forecast_day"]) == ("2026-11-21", "2026-11-27")
     assert w["active_start"] == "2026-10-24"
@@ -57,7 +57,7 @@ def _pkg(version, day, status="Approved"):
 
 def test_champion_is_the_latest_approved_before_d_never_a_later_one():
     packages = [_pkg(1, "2026-11-17"), _pkg(2, "2026-11-18", "Rejected"), _pkg(3, "2026-11-25"), _pkg(4, "2026-11-15")]
-    assert champion_of(packages, date(2026, 11, 20))["model_package_arn"] == "arn:pkg/1"
+    assert champion_of(packages, date(2026, 11, 20)).model_package_arn == "arn:pkg/1"
     assert champion_of(packages, date(2026, 11, 15)) is None
     assert champion_of([], date(2026, 11, 20)) is None
 
@@ -116,7 +116,7 @@ def test_a_history_too_short_for_the_model_is_refused_and_the_param_bound_agrees
     from batchml.demand_forecast.plan import check_params
 
     settings = _settings()
-    assert min_history_days(settings.raw) == 365 + 7 + 28 + 1
+    assert min_history_days(settings) == 365 + 7 + 28 + 1
     with pytest.raises(PlanError, match="history_days=130 is too short: 365 training origins, the 7-day holdout "
                                         "and the lags need at least 401"):
         check_params({"history_days", "note"}, {"history_days": 130}, {"history_days": 130}, settings)
@@ -125,7 +125,7 @@ def test_a_history_too_short_for_the_model_is_refused_and_the_param_bound_agrees
 
 def test_the_baseline_window_ends_the_day_before_d():
     w = windows(date(2026, 11, 20), history_days=548, active_lookback_days=28, horizon_days=7, baseline_days=28)
-    assert w["baseline_start"] == "2026-10-23"
+    assert w.baseline_start.isoformat() == "2026-10-23"
 
 
 def test_the_operators_and_the_scripts_agree_on_the_no_retry_marker():

@@ -5,13 +5,14 @@ from datetime import date, timedelta
 import pytest
 
 from batchml.config import PipelineSettings
+from batchml.demand_forecast.plan import windows
 from batchml.gate import decide, summary
 from batchml.quality import failure_message, failures, judge
 
 D = date(2026, 11, 20)
-QUALITY = PipelineSettings.load("demand_forecast")["quality"]
-WINDOWS = {"history_start": (D - timedelta(days=547)).isoformat(), "partition_date": D.isoformat(),
-           "first_forecast_day": (D + timedelta(days=1)).isoformat()}
+QUALITY = PipelineSettings.load("demand_forecast").quality
+WINDOWS = windows(D, history_days=548, active_lookback_days=28, horizon_days=7)
+assert (WINDOWS.history_start, WINDOWS.first_forecast_day) == (D - timedelta(days=547), D + timedelta(days=1))
 COLUMNS = ("store_id", "item_id", "sales_date", "units_sold", "unit_price", "on_promotion", "is_holiday")
 
 # The profile Athena computed for 2026-11-20 of the sandbox's seed (profile_extracts.sql), as the worker reads it.

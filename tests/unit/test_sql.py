@@ -84,15 +84,15 @@ def test_extract_columns_are_the_ones_the_settings_are_checked_against():
 
 
 def test_profile_query_binds_the_parameters_the_dag_passes_and_measures_every_column():
-    from batchml.config import PipelineSettings
     from batchml.demand_forecast.contract import scripts
     from batchml.demand_forecast.requests import profile_parameters
+    from tests.unit.sample_plan import sample_plan
 
     text = _render("demand_forecast/profile_extracts.sql")
-    params = profile_parameters(PipelineSettings.load("demand_forecast"))
+    params = profile_parameters(sample_plan())
     select, bound = bind(text, params)  # raises if the DAG passes one too many or too few
     assert "FROM sales AS s" in select and "CROSS JOIN calendar AS c" in select  # both extracts, included
     assert params["min_units"] == 0 and params["series_max_ratio"] == 15.0
-    assert "'{{ ds }}'" in bound  # values travel as ExecutionParameters, rendered by Airflow later
+    assert "'2026-11-20'" in bound and "2026-11-20" not in select  # values travel as ExecutionParameters
     for column in scripts().TRAINING_COLUMNS:
         assert f"AS null_{column}" in select and f"AS d_null_{column}" in select

@@ -14,7 +14,10 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from batchml.config import INCLUDE_DIR, PipelineSettings
+from pydantic import Field
+
+from batchml import naming
+from batchml.config import INCLUDE_DIR, GateSettings, PipelineSettings, QualitySettings, Strict
 from batchml.environment import EnvironmentConfig
 from batchml.naming import S3Layout
 
@@ -36,7 +39,7 @@ def partition_day(logical_date: datetime | None, now: datetime, *, first_day: da
     if logical_date is None:
         raise PlanError("this DAG processes the day of its logical date; trigger it with one (e.g. "
                         "`airflow dags test demand_forecast 2026-11-20`, or the Logical date field in the UI)")
-    day = logical_date.astimezone(tz=now.tzinfo).date() if logical_date.tzinfo else logical_date.date()
+    day = naming.partition_of(logical_date)
     if day >= now.date():
         raise PlanError(f"partition {day} is not complete yet (it ends {day + timedelta(days=1)} 00:00 UTC); "
                         "pick an earlier logical date")
@@ -51,30 +54,130 @@ def partition_day(logical_date: datetime | None, now: datetime, *, first_day: da
     return day
 
 
+class Windows(Strict):
+    """The days each step reads or writes, all ending at or counted from D."""
+
+    history_start: date = Field(description="First day of the training extract.")
+    baseline_start: date = Field(description="First day of the 'recent history' D is judged against.")
+    partition_date: date = Field(description="D.")
+    active_start: date = Field(description="A series is forecast if it sold since this day.")
+    first_forecast_day: date
+    last_forecast_day: date
+    holdout_origin: date = Field(description="The origin of the holdout week the gate scores on.")
+
+
 def windows(day: date, *, history_days: int, active_lookback_days: int, horizon_days: int,
-            baseline_days: int = 28) -> dict[str, str]:
-    return {
-        "history_start": (day - timedelta(days=history_days - 1)).isoformat(),
-        "baseline_start": (day - timedelta(days=baseline_days)).isoformat(),
-        "partition_date": day.isoformat(),
-        "active_start": (day - timedelta(days=active_lookback_days - 1)).isoformat(),
-        "first_forecast_day": (day + timedelta(days=1)).isoformat(),
-        "last_forecast_day": (day + timedelta(days=horizon_days)).isoformat(),
-        "holdout_origin": (day - timedelta(days=horizon_days)).isoformat(),
-    }
+            baseline_days: int = 28) -> Windows:
+    return Windows(
+        history_start=day - timedelta(days=history_days - 1),
+        baseline_start=day - timedelta(days=baseline_days),
+        partition_date=day,
+        active_start=day - timedelta(days=active_lookback_days - 1),
+        first_forecast_day=day + timedelta(days=1),
+        last_forecast_day=day + timedelta(days=horizon_days),
+        holdout_origin=day - timedelta(days=horizon_days),
+    )
 
 
-def paths(layout: S3Layout, day: date) -> dict[str, str]:
-    return {
-        "extract_training": layout.partition("extract", day) + "training/",
-        "extract_scoring": layout.partition("extract", day) + "scoring/",
-        "profile": layout.partition("extract", day) + "profile/",
-        "features": layout.partition("features", day),
-        "models": layout.partition("models", day),
-        "evaluation": layout.partition("evaluation", day),
-        "predictions": layout.partition("predictions", day),
-        "predictions_table": layout.area("predictions"),
-    }
+class Paths(Strict):
+    """The S3 prefixes of D, one per area (``naming.S3Layout``)."""
+
+    extract_training: str
+    extract_scoring: str
+    profile: str
+    features: str
+    models: str
+    evaluation: str
+    predictions: str
+    predictions_table: str
+
+
+def paths(layout: S3Layout, day: date) -> Paths:
+    return Paths(
+        extract_training=layout.partition("extract", day) + "training/",
+        extract_scoring=layout.partition("extract", day) + "scoring/",
+        profile=layout.partition("extract", day) + "profile/",
+        features=layout.partition("features", day),
+        models=layout.partition("models", day),
+        evaluation=layout.partition("evaluation", day),
+        predictions=layout.partition("predictions", day),
+        predictions_table=layout.area("predictions"),
+    )
+
+
+class Code(Strict):
+    """The job scripts staged for this run (content-addressed)."""
+
+    digest: str
+    files: str = Field(description="Prefix of the scripts (processing jobs).")
+    sourcedir: str = Field(description="sourcedir.tar.gz (training and serving, script mode).")
+
+
+class RunModel(Strict):
+    """What the jobs need of the model settings."""
+
+    horizon_days: int
+    training_origins_days: int
+    hyperparameters: dict[str, bool | int | float | str]
+    processing_instance_type: str
+    training_instance_type: str
+    transform_instance_type: str
+    max_runtime_seconds: int
+
+
+class Champion(Strict):
+    """The model version D is compared against (``find_champion``)."""
+
+    model_package_arn: str
+    version: int | None = None
+    partition_date: date | None = Field(None, description="The day it was trained for.")
+    model_data_url: str | None = None
+
+
+class RunPlan(Strict):
+    """Everything a run needs to know, decided once by its first task. It travels through XCom as JSON
+    (``model_dump(mode="json")``), and every reader turns it back into this model (``RunPlan.of``)."""
+
+    pipeline: str
+    partition_date: date
+    run_id: str
+    run_type: str
+    env: EnvironmentConfig
+    params: dict[str, Any]
+    image_uri: str
+    code: Code
+    paths: Paths
+    windows: Windows
+    model: RunModel
+    gate: GateSettings
+    quality: QualitySettings
+    champion: Champion | None = None
+
+    @classmethod
+    def of(cls, value: RunPlan | dict[str, Any]) -> RunPlan:
+        """The plan from its XCom value (JSON), validated; a plan passes through."""
+        return value if isinstance(value, cls) else cls.model_validate(value)
+
+    def to_xcom(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+    @property
+    def region(self) -> str:
+        return self.env.region
+
+    @property
+    def day(self) -> str:
+        """D as YYYY-MM-DD: the partition value, the `dt=` segment, the date in every message."""
+        return naming.partition_value(self.partition_date)
+
+    def aws(self) -> dict[str, Any]:
+        """Connection and region for a hook."""
+        return {"aws_conn_id": self.env.aws_conn_id, "region_name": self.env.region}
+
+
+def history_days(params: dict[str, Any], settings: PipelineSettings) -> int:
+    """The run's ``history_days`` Param, or the settings' default."""
+    return int(params.get("history_days") or settings.data.history_days)
 
 
 def check_params(declared: set[str], params: dict[str, Any], conf: dict[str, Any] | None,
@@ -88,12 +191,12 @@ def check_params(declared: set[str], params: dict[str, Any], conf: dict[str, Any
     if unknown:
         raise PlanError(f"unknown dag_run.conf keys {unknown}: this DAG takes {sorted(declared)}; "
                         "nothing was run")
-    needed = min_history_days(settings.raw)
+    needed = min_history_days(settings)
     history = params.get("history_days")
     if history is not None and int(history) < needed:
-        model = settings["model"]
-        raise PlanError(f"history_days={history} is too short: {model['training_origins_days']} training origins, "
-                        f"the {model['horizon_days']}-day holdout and the lags need at least {needed}; "
+        model = settings.model
+        raise PlanError(f"history_days={history} is too short: {model.training_origins_days} training origins, "
+                        f"the {model.horizon_days}-day holdout and the lags need at least {needed}; "
                         "nothing was run")
 
 
@@ -129,58 +232,48 @@ def undecided_runs(task_states: dict[str, dict[str, str | None]], run_states: di
                   and any(states.get(t) not in FINISHED for t in DECISION_TASKS))
 
 
-def champion_of(packages: list[dict[str, Any]], day: date) -> dict[str, Any] | None:
+def champion_of(packages: list[dict[str, Any]], day: date) -> Champion | None:
     """The champion as of D: the approved version trained for the latest partition before D. A
     backfilled day compares against the model that was current then, never a later one."""
     best = None
     for p in packages:
-        key = _partition_of(p.get("ModelPackageDescription", ""))
+        key = naming.marked_partition(p.get("ModelPackageDescription", ""))
         if p.get("ModelApprovalStatus") == "Approved" and key and key < day.isoformat():
             if best is None or key > best[0]:
                 best = (key, p)
     if best is None:
         return None
-    return {"model_package_arn": best[1]["ModelPackageArn"], "version": best[1].get("ModelPackageVersion"),
-            "partition_date": best[0]}
-
-
-def _partition_of(description: str) -> str | None:
-    head = description.split(" ", 1)[0]
-    return head.removeprefix("partition=") if head.startswith("partition=") else None
+    return Champion(model_package_arn=best[1]["ModelPackageArn"], version=best[1].get("ModelPackageVersion"),
+                    partition_date=best[0])
 
 
 def build(*, settings: PipelineSettings, env: EnvironmentConfig, day: date, run_id: str, run_type: str,
-          params: dict[str, Any], image_uri: str, code: dict[str, str],
-          champion: dict[str, Any] | None) -> dict[str, Any]:
-    """The plan as a JSON-able dict (it travels through XCom)."""
-    model = settings["model"]
+          params: dict[str, Any], image_uri: str, code: Code | dict[str, str],
+          champion: Champion | None) -> RunPlan:
+    """The plan of one run (``to_xcom()`` is what travels through XCom)."""
+    model = settings.model
     layout = S3Layout(env.bucket, env.prefix, settings.name)
-    return {
-        "pipeline": settings.name,
-        "partition_date": day.isoformat(),
-        "run_id": run_id,
-        "run_type": run_type,
-        "region": env.region,
-        "poll_interval_seconds": env.poll_interval_seconds,
-        "env": env.as_dict(),
-        "params": dict(params),
-        "image_uri": image_uri,
-        "code": code,
-        "paths": paths(layout, day),
-        "windows": windows(day, history_days=int(params.get("history_days") or settings["data"]["history_days"]),
-                           active_lookback_days=settings["data"]["active_lookback_days"],
-                           horizon_days=model["horizon_days"],
-                           baseline_days=settings["quality"]["plausibility"]["baseline_days"]),
-        "model": {
-            "horizon_days": model["horizon_days"],
-            "training_origins_days": model["training_origins_days"],
-            "hyperparameters": model["hyperparameters"],
-            "processing_instance_type": model["processing_instance_type"],
-            "training_instance_type": model["training_instance_type"],
-            "transform_instance_type": model["transform_instance_type"],
-            "max_runtime_seconds": model["max_runtime_minutes"] * 60,
-        },
-        "gate": dict(settings["gate"]),
-        "quality": dict(settings["quality"]),
-        "champion": champion,
-    }
+    return RunPlan(
+        pipeline=settings.name,
+        partition_date=day,
+        run_id=run_id,
+        run_type=run_type,
+        env=env,
+        params=dict(params),
+        image_uri=image_uri,
+        code=Code.model_validate(code),
+        paths=paths(layout, day),
+        windows=windows(day, history_days=history_days(params, settings),
+                        active_lookback_days=settings.data.active_lookback_days,
+                        horizon_days=model.horizon_days,
+                        baseline_days=settings.quality.plausibility.baseline_days),
+        model=RunModel(horizon_days=model.horizon_days, training_origins_days=model.training_origins_days,
+                       hyperparameters=model.hyperparameters,
+                       processing_instance_type=model.processing_instance_type,
+                       training_instance_type=model.training_instance_type,
+                       transform_instance_type=model.transform_instance_type,
+                       max_runtime_seconds=model.max_runtime_seconds),
+        gate=settings.gate,
+        quality=settings.quality,
+        champion=champion,
+    )

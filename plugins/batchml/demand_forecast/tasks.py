@@ -6,11 +6,13 @@ Imports of pandas, boto3 clients and sagemaker-core happen inside the tasks, nev
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from airflow.sdk import get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException
+
+from batchml.naming import run_type_of
 
 PIPELINE = "demand_forecast"
 
@@ -21,8 +23,11 @@ def _settings():
     return PipelineSettings.load(PIPELINE)
 
 
-def _aws(run: dict[str, Any]) -> dict[str, Any]:
-    return {"aws_conn_id": run["env"]["aws_conn_id"], "region_name": run["region"]}
+def _plan(run: dict[str, Any]):
+    """The run plan from its XCom value, validated."""
+    from batchml.demand_forecast.plan import RunPlan
+
+    return RunPlan.of(run)
 
 
 @task(multiple_outputs=False)
@@ -35,22 +40,22 @@ def prepare_run(params: dict[str, Any] | None = None) -> dict[str, Any]:
     context = get_current_context()
     settings = _settings()
     dag_run = context["dag_run"]
+    params = dict(params or {})
     try:
-        plan.check_params(set(context["dag"].params), dict(params or {}), getattr(dag_run, "conf", None), settings)
+        plan.check_params(set(context["dag"].params), params, getattr(dag_run, "conf", None), settings)
         env = EnvironmentConfig.load(PIPELINE)
-        day = plan.partition_day(context.get("logical_date"), datetime.now(UTC),
-                                 first_day=settings.start_date.date(),
-                                 history_days=int((params or {}).get("history_days") or settings["data"]["history_days"]))
+        day = plan.partition_day(context.get("logical_date"), datetime.now(UTC), first_day=settings.start_date,
+                                 history_days=plan.history_days(params, settings))
     except (ConfigError, plan.PlanError) as e:
         raise AirflowFailException(str(e)) from None  # retrying cannot fix configuration
-    run_type = str(getattr(dag_run.run_type, "value", dag_run.run_type))
+    run_type = run_type_of(dag_run)
     image_uri = _image_uri(settings, env)
     code = _stage_code(settings, env)
     # The champion is chosen later, by find_champion, once earlier days in flight have decided theirs.
     run = plan.build(settings=settings, env=env, day=day, run_id=dag_run.run_id, run_type=run_type,
-                     params=dict(params or {}), image_uri=image_uri, code=code, champion=None)
-    print(f"Partition {run['partition_date']} ({run_type}); code {code['digest']}")
-    return run
+                     params=params, image_uri=image_uri, code=code, champion=None)
+    print(f"Partition {run.day} ({run_type}); code {run.code.digest}")
+    return run.to_xcom()
 
 
 def _image_uri(settings, env) -> str:
@@ -58,9 +63,9 @@ def _image_uri(settings, env) -> str:
     # because it takes seconds to load and must never be loaded while parsing DAGs.
     from sagemaker.core import image_uris
 
-    model = settings["model"]
-    return image_uris.retrieve(framework=model["framework"], region=env.region, version=model["framework_version"],
-                               py_version="py3", instance_type=model["training_instance_type"])
+    model = settings.model
+    return image_uris.retrieve(framework=model.framework, region=env.region, version=model.framework_version,
+                               py_version="py3", instance_type=model.training_instance_type)
 
 
 def _stage_code(settings, env) -> dict[str, str]:
@@ -100,10 +105,11 @@ def find_champion(run: dict[str, Any]):
     from batchml.demand_forecast.plan import DECISION_TASKS, champion_of, undecided_runs
 
     ti = get_current_context()["ti"]
-    day = date.fromisoformat(run["partition_date"])
-    conn = _sagemaker(run)
-    champion = champion_of(_approved_packages(conn, run["env"]["model_package_group"]), day)
-    since = date.fromisoformat(champion["partition_date"]) if champion else day - timedelta(days=CHAMPION_LOOKBACK_DAYS)
+    plan = _plan(run)
+    day = plan.partition_date
+    conn = _sagemaker(plan)
+    champion = champion_of(_approved_packages(conn, plan.env.model_package_group), day)
+    since = champion.partition_date if champion else day - timedelta(days=CHAMPION_LOOKBACK_DAYS)
     dates = [datetime.combine(since + timedelta(days=k), time(), UTC) for k in range(1, (day - since).days)]
     found = ti.get_task_states(dag_id=ti.dag_id, task_ids=list(DECISION_TASKS), logical_dates=dates) if dates else {}
     # The SDK hands back str enums whose str() is "DagRunState.RUNNING" and whose hash is the member name's:
@@ -119,21 +125,23 @@ def find_champion(run: dict[str, Any]):
         print(f"Not waiting for earlier runs that have not started ({', '.join(queued)}; a backfill run backwards?): "
               f"{day} is compared against the champion approved so far")
     if champion:
-        described = conn.describe_model_package(ModelPackageName=champion["model_package_arn"])
-        champion["model_data_url"] = described["InferenceSpecification"]["Containers"][0]["ModelDataUrl"]
-    print(f"Champion for {day}: " + (f"{champion['model_package_arn']} (trained for {champion['partition_date']})"
+        described = conn.describe_model_package(ModelPackageName=champion.model_package_arn)
+        champion = champion.model_copy(update={
+            "model_data_url": described["InferenceSpecification"]["Containers"][0]["ModelDataUrl"]})
+    print(f"Champion for {day}: " + (f"{champion.model_package_arn} (trained for {champion.partition_date})"
                                      if champion else "none approved before it"))
-    return PokeReturnValue(is_done=True, xcom_value=champion or {})  # {}: none (None would push no XCom)
+    # {}: none (None would push no XCom)
+    return PokeReturnValue(is_done=True, xcom_value=champion.model_dump(mode="json") if champion else {})
 
 
 def _value(state: Any) -> str | None:
     return None if state is None else str(getattr(state, "value", state))
 
 
-def _sagemaker(run: dict[str, Any]):
+def _sagemaker(plan):
     from airflow.providers.amazon.aws.hooks.sagemaker import SageMakerHook
 
-    return SageMakerHook(**_aws(run)).conn
+    return SageMakerHook(**plan.aws()).conn
 
 
 def _approved_packages(conn, group: str) -> list[dict[str, Any]]:
@@ -144,14 +152,14 @@ def _approved_packages(conn, group: str) -> list[dict[str, Any]]:
     return packages
 
 
-def _read_profile(run: dict[str, Any], uri: str) -> dict[str, Any]:
+def _read_profile(plan, uri: str) -> dict[str, Any]:
     """The one row the profile query unloaded (a few hundred bytes: the extracts stay in S3)."""
     import io
 
     import pyarrow.parquet as pq
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
-    s3 = S3Hook(**_aws(run))
+    s3 = S3Hook(**plan.aws())
     bucket, prefix = S3Hook.parse_s3_url(uri)
     keys = [k for k in s3.list_keys(bucket_name=bucket, prefix=prefix) or []
             if not k.rsplit("/", 1)[-1].startswith(("_", "."))]
@@ -167,13 +175,14 @@ def check_data_quality(run: dict[str, Any], profile: dict[str, Any]) -> dict[str
     with what was seen, the bound and why: a retry cannot fix data."""
     from batchml import quality
 
-    checks = quality.judge(_read_profile(run, profile["output_prefix"]), quality=run["quality"],
-                           windows=run["windows"], horizon_days=run["model"]["horizon_days"])
+    plan = _plan(run)
+    checks = quality.judge(_read_profile(plan, profile["output_prefix"]), quality=plan.quality,
+                           windows=plan.windows, horizon_days=plan.model.horizon_days)
     for c in checks:
         print(f"{'PASS' if c.passed else 'FAIL'} {c.describe()}")
     failed = quality.failures(checks)
     if failed:
-        raise AirflowFailException(quality.failure_message(failed, len(checks), run["partition_date"]))
+        raise AirflowFailException(quality.failure_message(failed, len(checks), plan.day))
     return {"checks": quality.report(checks)}
 
 
@@ -184,11 +193,12 @@ def gate(run: dict[str, Any], evaluation: dict[str, Any]) -> str:
 
     from batchml.gate import decide, summary
 
+    plan = _plan(run)
     uri = evaluation["outputs"]["evaluation"] + "evaluation.json"
     bucket, key = S3Hook.parse_s3_url(uri)
-    report = json.loads(S3Hook(**_aws(run)).read_key(key, bucket))
-    _check_evaluation(report, run)
-    decision = decide(report, **run["gate"])
+    report = json.loads(S3Hook(**plan.aws()).read_key(key, bucket))
+    _check_evaluation(report, plan.day)
+    decision = decide(report, **plan.gate.model_dump())
     models = report["models"]
     result = {
         **decision.as_dict(),
@@ -204,16 +214,16 @@ def gate(run: dict[str, Any], evaluation: dict[str, Any]) -> str:
     if decision.use == "champion":
         return "keep_champion"
     if result["champion_arn"]:
-        headline = (f"no model qualifies for {run['partition_date']}: the new model is rejected and the champion "
+        headline = (f"no model qualifies for {plan.day}: the new model is rejected and the champion "
                     "fails the same bar; nothing is published. When both fail on one holdout, look at D's data "
                     "first")
     else:
-        headline = (f"the new model is rejected for {run['partition_date']} and there is no approved champion to "
+        headline = (f"the new model is rejected for {plan.day} and there is no approved champion to "
                     "fall back on; nothing is published")
     raise AirflowFailException(f"{headline}. {summary(report)}. Failed: " + "; ".join(decision.reasons))
 
 
-def _check_evaluation(report: dict[str, Any], run: dict[str, Any]) -> None:
+def _check_evaluation(report: dict[str, Any], day: str) -> None:
     """An evaluation that cannot be trusted must not ship anything."""
     import math
 
@@ -222,8 +232,8 @@ def _check_evaluation(report: dict[str, Any], run: dict[str, Any]) -> None:
         wape = (report.get("models", {}).get(name) or {}).get("wape")
         if not isinstance(wape, (int, float)) or math.isnan(wape) or wape < 0:
             problems.append(f"{name} WAPE is {wape!r}")
-    if report.get("partition_date") != run["partition_date"]:
-        problems.append(f"evaluation is for {report.get('partition_date')}, not {run['partition_date']}")
+    if report.get("partition_date") != day:
+        problems.append(f"evaluation is for {report.get('partition_date')}, not {day}")
     if (report.get("holdout") or {}).get("rows", 0) <= 0:
         problems.append("the holdout window is empty")
     if problems:
@@ -236,11 +246,12 @@ def keep_champion(run: dict[str, Any], decision: dict[str, Any]) -> str:
     from batchml.alerts import send_warning
 
     ti = get_current_context()["ti"]
+    plan = _plan(run)
     arn = decision["champion_arn"]
     send_warning(
-        PIPELINE, _settings()["alerts"]["slack_conn_id"],
-        f"{PIPELINE} {run['partition_date']}: new model rejected, champion kept",
-        {"Partition": run["partition_date"], "Run type": run["run_type"], "Champion": arn,
+        PIPELINE, _settings().alerts.slack_conn_id,
+        f"{PIPELINE} {plan.day}: new model rejected, champion kept",
+        {"Partition": plan.day, "Run type": plan.run_type, "Champion": arn,
          "Failed checks": "; ".join(decision["reasons"]), "Evaluation": decision["evaluation_uri"]},
         log_url=getattr(ti, "log_url", None),
     )

@@ -12,7 +12,6 @@ Why not the Amazon provider's ``AthenaOperator``:
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
@@ -24,14 +23,15 @@ from airflow.sdk.configuration import conf
 from airflow.sdk.exceptions import AirflowException
 
 from batchml import sql as sqlmod
-from batchml.operators.waiting import WaitsForAwsWork
+from batchml.operators.jobs import IdempotentJob
+from batchml.operators.links import AthenaQueryLink
+from batchml.operators.waiting import Waiter
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from batchml.attempts import Attempt
 
-_MARKER = re.compile(r"^-- airflow: dag_id=(\S+) run_id=(\S+) task_id=(\S+) try_number=(\d+)$", re.M)
 _RUNNING, _DONE = {"QUEUED", "RUNNING"}, {"SUCCEEDED"}
 
 
@@ -44,7 +44,7 @@ class AthenaQueryFailed(AirflowException):
         super().__init__(f"Athena query {query_execution_id} {state}: {self.aws_reason}")
 
 
-class AthenaUnloadOperator(WaitsForAwsWork, AwsBaseOperator[AthenaHook]):
+class AthenaUnloadOperator(IdempotentJob, AwsBaseOperator[AthenaHook]):
     """Write the result of a SELECT to an S3 prefix with ``UNLOAD``.
 
     :param sql: the SELECT, or a path to a ``.sql`` file under the DAG's template search path, with
@@ -61,6 +61,10 @@ class AthenaUnloadOperator(WaitsForAwsWork, AwsBaseOperator[AthenaHook]):
     :param poll_interval: seconds between status checks. (templated)
     :param max_wait: stop the query and fail after this long.
     :param deferrable: wait in the triggerer.
+    :param plan: the run plan (XComArg); with ``request``, replaces ``parameters``, ``database``,
+        ``output_prefix``, ``workgroup`` and ``result_location``, and gives the connection and region.
+    :param request: pure function ``(plan, **request_kwargs) -> batchml.job_requests.UnloadQuery``.
+    :param request_kwargs: keyword arguments for ``request``; XComArgs in it resolve when the task runs.
 
     A retry first looks for the query an earlier try of the same attempt chain started (each query
     carries an ``-- airflow:`` comment naming its task instance and try): it waits for it if it still
@@ -74,15 +78,16 @@ class AthenaUnloadOperator(WaitsForAwsWork, AwsBaseOperator[AthenaHook]):
     )
     template_ext: Sequence[str] = (".sql",)
     template_fields_renderers: ClassVar[dict[str, str]] = {"sql": "sql", "parameters": "json"}
+    operator_extra_links = (AthenaQueryLink(),)
     ui_color = "#D6EAF8"
 
     def __init__(
         self,
         *,
         sql: str,
-        parameters: dict[str, Any],
-        database: str,
-        output_prefix: str,
+        parameters: dict[str, Any] | None = None,
+        database: str | None = None,
+        output_prefix: str | None = None,
         workgroup: str = "primary",
         result_location: str | None = None,
         output_format: str = "PARQUET",
@@ -90,9 +95,14 @@ class AthenaUnloadOperator(WaitsForAwsWork, AwsBaseOperator[AthenaHook]):
         poll_interval: float | str = 30,
         max_wait: timedelta = timedelta(hours=1),
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        plan: Any = None,
+        request: Any = None,
+        request_kwargs: dict[str, Any] | None = None,
         **kwargs: Any,
     ):
         super().__init__(**kwargs)
+        if (request is None) == (database is None or output_prefix is None or parameters is None):
+            raise ValueError("give either parameters, database and output_prefix, or a request builder")
         if if_output_exists not in ("replace", "fail"):
             raise ValueError(f"if_output_exists must be 'replace' or 'fail', got {if_output_exists!r}")
         self.sql = sql
@@ -106,22 +116,29 @@ class AthenaUnloadOperator(WaitsForAwsWork, AwsBaseOperator[AthenaHook]):
         self.poll_interval = poll_interval
         self.max_wait = max_wait
         self.deferrable = deferrable
-        self._query_id: str | None = None
+        self.init_plan(plan, request, request_kwargs)
 
-    def execute(self, context: Context) -> dict[str, Any]:
-        from batchml.attempts import Attempt
+    def prepare(self, context: Context) -> None:
+        self.resolve_plan(context)
+        if self.request is not None:
+            query = self.build()
+            self.parameters, self.database, self.workgroup = query.parameters, query.database, query.workgroup
+            self.output_prefix, self.result_location = query.output_prefix, query.result_location
 
-        attempt = Attempt.of(context, self.retries or 0)
-        earlier = self._earlier_query(attempt, context)
-        if earlier is not None:
-            state = earlier["Status"]["State"]
-            if state in _DONE:
-                self.log.info("Reusing query %s: an earlier try ran it and it succeeded.", earlier["QueryExecutionId"])
-                return self._result(earlier)
-            if state in _RUNNING:
-                self.log.info("Attaching to query %s, started by an earlier try and still %s.",
-                              earlier["QueryExecutionId"], state)
-                return self._wait(earlier["QueryExecutionId"])
+    # -- the idempotent job interface (batchml.operators.jobs) -------------------------------------------
+    kind = "query"
+
+    def work_id(self, described: dict[str, Any]) -> str:
+        return described["QueryExecutionId"]
+
+    def state(self, described: dict[str, Any]):
+        state = described["Status"]["State"]
+        return "done" if state in _DONE else "running" if state in _RUNNING else "ended"
+
+    def result(self, described: dict[str, Any]) -> dict[str, Any]:
+        return self._result(described)
+
+    def launch(self, attempt: Attempt, context: Context) -> str:
         statement, params = self._statement(attempt)
         self._clear_output()
         kwargs: dict[str, Any] = {
@@ -140,16 +157,15 @@ class AthenaUnloadOperator(WaitsForAwsWork, AwsBaseOperator[AthenaHook]):
             kwargs["ExecutionParameters"] = params
         if self.result_location:
             kwargs["ResultConfiguration"] = {"OutputLocation": self.result_location}
+        # The client, not AthenaHook.run_query: that has no ExecutionParameters.
         query_id = self.hook.conn.start_query_execution(**kwargs)["QueryExecutionId"]
-        self._query_id = query_id
+        self._work_id = query_id  # from here on, a kill cancels it
         self.log.info("Started query %s unloading to %s with parameters %s", query_id, self.output_prefix, params)
-        return self._wait(query_id)
+        return query_id
 
     def _statement(self, attempt: Attempt) -> tuple[str, list[str]]:
         select, params = sqlmod.bind(self.sql, dict(self.parameters))
-        marker = (f"-- airflow: dag_id={attempt.dag_id} run_id={attempt.run_id} "
-                  f"task_id={attempt.task_id} try_number={attempt.try_number}")
-        return marker + "\n" + sqlmod.unload(select, self.output_prefix, self.output_format), params
+        return attempt.comment() + "\n" + sqlmod.unload(select, self.output_prefix, self.output_format), params
 
     def _clear_output(self) -> None:
         from airflow.providers.amazon.aws.hooks.s3 import S3Hook
@@ -164,7 +180,7 @@ class AthenaUnloadOperator(WaitsForAwsWork, AwsBaseOperator[AthenaHook]):
         self.log.info("Deleting %d objects under %s so the rerun replaces them.", len(keys), self.output_prefix)
         s3.delete_objects(bucket=bucket, keys=keys)
 
-    def _earlier_query(self, attempt: Attempt, context: Context) -> dict[str, Any] | None:
+    def earlier_work(self, attempt: Attempt, context: Context) -> dict[str, Any] | None:
         """The newest query this attempt chain started, if any. Athena lists newest first, so the scan
         stops at the first query submitted before this DAG run started."""
         dag_run = context.get("dag_run")
@@ -177,24 +193,23 @@ class AthenaUnloadOperator(WaitsForAwsWork, AwsBaseOperator[AthenaHook]):
                 break
             queries = conn.batch_get_query_execution(QueryExecutionIds=ids)["QueryExecutions"]
             for query in sorted(queries, key=lambda q: q["Status"]["SubmissionDateTime"], reverse=True):
-                m = _MARKER.search(query.get("Query", ""))
-                if m and attempt.launched({"airflow:dag_id": m[1], "airflow:run_id": m[2],
-                                           "airflow:task_id": m[3], "airflow:try_number": m[4]}):
+                if attempt.launched_query(query.get("Query", "")):
                     return query
                 if since is not None and query["Status"]["SubmissionDateTime"] < since:
                     return None
         return None
 
-    def _wait(self, query_id: str) -> dict[str, Any]:
+    def wait(self, query_id: str) -> dict[str, Any]:
         from airflow.providers.amazon.aws.triggers.athena import AthenaTrigger
 
-        self._query_id = query_id
         return self.wait_for(
             what=f"query {query_id}",
-            check=lambda: self.hook.conn.get_query_execution(QueryExecutionId=query_id)["QueryExecution"],
+            check=lambda: self.hook.get_query_info(query_id)["QueryExecution"],
             running=lambda query: query["Status"]["State"] in _RUNNING,
             finish=self._finish,
-            stop=lambda: self._stop(query_id),
+            stop=lambda: self.stop(query_id),
+            # the provider's waiters/athena.json, which AthenaTrigger uses too
+            waiter=Waiter("query_complete", {"QueryExecutionId": query_id}, ["QueryExecution.Status.State"]),
             trigger=lambda delay, attempts: AthenaTrigger(
                 query_execution_id=query_id, waiter_delay=delay, waiter_max_attempts=attempts,
                 aws_conn_id=self.aws_conn_id, region_name=self.region_name, verify=self.verify,
@@ -202,12 +217,13 @@ class AthenaUnloadOperator(WaitsForAwsWork, AwsBaseOperator[AthenaHook]):
         )
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
-        query_id = (event or {}).get("value") or self._query_id
+        query_id = (event or {}).get("value") or self._work_id
         if not query_id:
             raise AirflowException(f"trigger event without a query id: {event}")
-        query = self.hook.conn.get_query_execution(QueryExecutionId=query_id)["QueryExecution"]
+        self._work_id = query_id  # the task's link, and a kill, concern this query
+        query = self.hook.get_query_info(query_id)["QueryExecution"]
         if (event or {}).get("status") != "success" and query["Status"]["State"] in _RUNNING:
-            self._stop(query_id)
+            self.stop(query_id)
         return self._finish(query)
 
     def _finish(self, query: dict[str, Any]) -> dict[str, Any]:
@@ -234,22 +250,9 @@ class AthenaUnloadOperator(WaitsForAwsWork, AwsBaseOperator[AthenaHook]):
             "engine_ms": stats.get("EngineExecutionTimeInMillis"),
         }
 
-    def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: Context):
-        if next_method == "__fail__":
-            from batchml.attempts import Attempt
-
-            query = self._earlier_query(Attempt.of(context, self.retries or 0), context)
-            if query is not None and query["Status"]["State"] in _RUNNING:
-                self._stop(query["QueryExecutionId"])
-        return super().resume_execution(next_method, next_kwargs, context)
-
-    def on_kill(self) -> None:
-        if self._query_id:
-            self._stop(self._query_id)
-
-    def _stop(self, query_id: str) -> None:
+    def stop(self, query_id: str) -> None:
         try:
             self.log.warning("Cancelling query %s.", query_id)
-            self.hook.conn.stop_query_execution(QueryExecutionId=query_id)
+            self.hook.stop_query(query_id)
         except Exception:
             self.log.exception("Could not cancel query %s", query_id)

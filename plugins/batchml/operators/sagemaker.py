@@ -24,8 +24,8 @@ deferrable (the provider's ``SageMakerTrigger``), and a kill or a deferral timeo
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Sequence
+import math
+from collections.abc import Callable, Iterable, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
@@ -36,7 +36,10 @@ from airflow.sdk.configuration import conf
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 from batchml import naming
-from batchml.operators.waiting import WaitsForAwsWork
+from batchml.operators.jobs import IdempotentJob
+from batchml.operators.links import SageMakerJobLink, SageMakerJobLogsLink
+from batchml.operators.planned import FromPlan
+from batchml.operators.waiting import Waiter
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -72,13 +75,17 @@ def job_failure(job_type: str, describe: dict[str, Any], name_key: str, status_k
     return cls(job_type, describe[name_key], describe[status_key], reason)
 
 
-class SageMakerJobOperator(WaitsForAwsWork, AwsBaseOperator[SageMakerHook]):
+class SageMakerJobOperator(IdempotentJob, AwsBaseOperator[SageMakerHook]):
     """Base for the three job types; subclasses say which API calls and describe keys they use.
 
-    :param job_name_prefix: ``<pipeline>-<step>-<yyyymmdd>``; jobs are named ``<prefix>-<n>``. (templated)
-    :param request: pure function ``(job_name=..., **request_kwargs) -> dict`` returning the boto3
+    :param step: the pipeline step; with ``plan``, jobs are named ``<pipeline>-<step>-<yyyymmdd>-<n>``
+        (``batchml.naming.job_name_prefix``).
+    :param job_name_prefix: the prefix itself, without a plan; jobs are named ``<prefix>-<n>``. (templated)
+    :param plan: the run plan (XComArg): connection, region, polling interval, and the first argument of
+        ``request`` (see ``batchml.operators.planned``).
+    :param request: pure function ``([plan,] job_name=..., **request_kwargs) -> dict`` returning the boto3
         create request (see ``batchml.job_requests``).
-    :param request_kwargs: keyword arguments for ``request``; XComArgs in it resolve at run time. (templated)
+    :param request_kwargs: keyword arguments for ``request``; XComArgs in it resolve when the task runs.
     :param action_if_job_exists: ``"attach"`` (default) waits for, or reuses, the job an earlier try of
         this attempt chain launched; ``"fail"`` fails the retry instead.
     :param poll_interval: seconds between status checks. (templated)
@@ -87,8 +94,8 @@ class SageMakerJobOperator(WaitsForAwsWork, AwsBaseOperator[SageMakerHook]):
     """
 
     aws_hook_class = SageMakerHook
-    template_fields: Sequence[str] = aws_template_fields("job_name_prefix", "request_kwargs", "poll_interval")
-    template_fields_renderers: ClassVar[dict[str, str]] = {"request_kwargs": "json"}
+    template_fields: Sequence[str] = aws_template_fields("job_name_prefix", "poll_interval")
+    operator_extra_links = (SageMakerJobLink(), SageMakerJobLogsLink())
     ui_color = "#FFD9A6"
 
     job_type: ClassVar[str]
@@ -98,9 +105,11 @@ class SageMakerJobOperator(WaitsForAwsWork, AwsBaseOperator[SageMakerHook]):
     def __init__(
         self,
         *,
-        job_name_prefix: str,
         request: Callable[..., dict[str, Any]],
         request_kwargs: dict[str, Any] | None = None,
+        plan: Any = None,
+        step: str | None = None,
+        job_name_prefix: str | None = None,
         action_if_job_exists: Literal["attach", "fail"] = "attach",
         poll_interval: float | str = 30,
         max_wait: timedelta = timedelta(hours=6),
@@ -110,65 +119,57 @@ class SageMakerJobOperator(WaitsForAwsWork, AwsBaseOperator[SageMakerHook]):
         super().__init__(**kwargs)
         if action_if_job_exists not in ("attach", "fail"):
             raise ValueError(f"action_if_job_exists must be 'attach' or 'fail', got {action_if_job_exists!r}")
+        if (job_name_prefix is None) == (step is None and plan is None):
+            raise ValueError("give either job_name_prefix, or plan and step")
         self.job_name_prefix = job_name_prefix
-        self.request = request
-        self.request_kwargs = request_kwargs or {}
+        self.step = step
         self.action_if_job_exists = action_if_job_exists
         self.poll_interval = poll_interval
         self.max_wait = max_wait
         self.deferrable = deferrable
-        self._job_name: str | None = None
+        self.kind = f"{self.job_type} job"
+        self.init_plan(plan, request, request_kwargs)
 
-    # -- per job type -------------------------------------------------------------------------------
+    # -- per job type: the small interface each job type implements ---------------------------------------
+    # Describing goes through the hook's named methods. Creating, stopping and listing go to the client: the
+    # hook's create_*_job methods also check that every S3 input exists (calls the Airflow role is not granted,
+    # and the request builders already name outputs of completed upstream jobs), it has no stop_*_job, and its
+    # list_*_jobs drop the sort order a retry needs to find the newest job first.
+    waiter_name: ClassVar[str]  # the provider's waiter (waiters/sagemaker.json), shared with SageMakerTrigger
+
     def _describe(self, name: str) -> dict[str, Any]:
-        return getattr(self.hook.conn, f"describe_{self.job_type}_job")(**{self.name_key: name})
+        raise NotImplementedError
 
     def _create(self, request: dict[str, Any]) -> None:
-        getattr(self.hook.conn, f"create_{self.job_type}_job")(**request)
+        raise NotImplementedError
 
     def _stop(self, name: str) -> None:
-        getattr(self.hook.conn, f"stop_{self.job_type}_job")(**{self.name_key: name})
+        raise NotImplementedError
+
+    def _summaries(self, prefix: str) -> Iterable[dict[str, Any]]:
+        raise NotImplementedError
 
     def _list(self, prefix: str) -> list[dict[str, Any]]:
-        paginator = self.hook.conn.get_paginator(f"list_{self.job_type}_jobs")
-        summaries = []
-        for page in paginator.paginate(NameContains=prefix, SortBy="CreationTime", SortOrder="Descending"):
-            summaries.extend(page[f"{self.job_type.capitalize()}JobSummaries"])
-        return [s for s in summaries if naming.job_sequence(prefix, s[self.name_key]) is not None]
+        """Jobs named ``<prefix>-<n>``, newest first."""
+        return [s for s in self._summaries(prefix) if naming.job_sequence(prefix, s[self.name_key]) is not None]
+
+    def _pages(self, operation: str, key: str, prefix: str) -> Iterable[dict[str, Any]]:
+        for page in self.hook.conn.get_paginator(operation).paginate(
+                NameContains=prefix, SortBy="CreationTime", SortOrder="Descending"):
+            yield from page[key]
 
     def result(self, describe: dict[str, Any]) -> dict[str, Any]:
         """What downstream tasks need from a completed job (pushed to XCom)."""
         return {"job_name": describe[self.name_key], "status": describe[self.status_key]}
 
-    # -- the attempt ---------------------------------------------------------------------------------
-    def execute(self, context: Context) -> dict[str, Any]:
-        from batchml.attempts import Attempt
+    # -- the idempotent job interface (batchml.operators.jobs) -------------------------------------------
+    def prepare(self, context: Context) -> None:
+        if self.resolve_plan(context) is not None and self.job_name_prefix is None:
+            self.job_name_prefix = naming.job_name_prefix(self.header.pipeline, self.step or self.task_id,
+                                                          self.header.partition_date)
 
-        attempt = Attempt.of(context, self.retries or 0)
-        earlier = self._earlier_job(attempt)
-        if earlier is not None:
-            status = earlier[self.status_key]
-            if self.action_if_job_exists == "fail":
-                raise AirflowException(f"{earlier[self.name_key]} was launched by an earlier try ({status}) "
-                                       "and action_if_job_exists='fail'")
-            if status in DONE:
-                self.log.info("Reusing %s job %s: an earlier try launched it and it completed.",
-                              self.job_type, earlier[self.name_key])
-                return self.result(earlier)
-            if status == "Stopping":  # an earlier try was killed and stopped it: let it finish stopping
-                earlier = self._wait_until_stopped(earlier[self.name_key])
-                status = earlier[self.status_key]
-            if status in RUNNING:
-                self.log.info("Attaching to %s job %s, launched by an earlier try and still %s.",
-                              self.job_type, earlier[self.name_key], status)
-                return self._wait(context, earlier[self.name_key])
-            self.log.info("The earlier try's job %s ended %s (%s); launching a new job.",
-                          earlier[self.name_key], status, earlier.get("FailureReason", "no reason given"))
-        name = self._launch(attempt)
-        return self._wait(context, name)
-
-    def _earlier_job(self, attempt: Attempt) -> dict[str, Any] | None:
-        """The newest job this attempt chain launched, described; None if there is none."""
+    def earlier_work(self, attempt: Attempt, context: Context) -> dict[str, Any] | None:
+        """The newest job this attempt chain launched (found by its ``airflow:*`` tags), described."""
         for summary in self._list(self.job_name_prefix):
             arn = summary[f"{self.job_type.capitalize()}JobArn"]
             tags = {t["Key"]: t["Value"] for t in self.hook.conn.list_tags(ResourceArn=arn).get("Tags", [])}
@@ -176,13 +177,31 @@ class SageMakerJobOperator(WaitsForAwsWork, AwsBaseOperator[SageMakerHook]):
                 return self._describe(summary[self.name_key])
         return None
 
+    def work_id(self, described: dict[str, Any]) -> str:
+        return described[self.name_key]
+
+    def state(self, described: dict[str, Any]):
+        status = described[self.status_key]
+        return "done" if status in DONE else "stopping" if status == "Stopping" else (
+            "running" if status in RUNNING else "ended")
+
+    def wait_stopped(self, work_id: str) -> dict[str, Any]:
+        return self._wait_until_stopped(work_id)
+
+    def stop(self, work_id: str) -> None:
+        self._stop_if_running(work_id)
+
+    def launch(self, attempt: Attempt, context: Context) -> str:
+        return self._launch(attempt)
+
     def _wait_until_stopped(self, name: str, timeout: float = 600) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        describe = self._describe(name)
-        while describe[self.status_key] == "Stopping" and time.monotonic() < deadline:
-            time.sleep(min(float(self.poll_interval), 10))
-            describe = self._describe(name)
-        return describe
+        """A job an earlier try stopped, once it has (the waiter ends on Stopped as on any terminal state)."""
+        poll = min(float(self.poll_interval), 10)
+        self.wait_until_done(f"{self.job_type} job {name}", self._waiter(name), poll, max(1, math.ceil(timeout / poll)))
+        return self._describe(name)
+
+    def _waiter(self, name: str) -> Waiter:
+        return Waiter(self.waiter_name, {self.name_key: name}, [self.status_key])
 
     def _launch(self, attempt: Attempt) -> str:
         from botocore.exceptions import ClientError
@@ -190,7 +209,7 @@ class SageMakerJobOperator(WaitsForAwsWork, AwsBaseOperator[SageMakerHook]):
         for _ in range(5):
             taken = [naming.job_sequence(self.job_name_prefix, s[self.name_key]) for s in self._list(self.job_name_prefix)]
             name = naming.job_name(self.job_name_prefix, max(taken, default=0) + 1)
-            request = self.request(job_name=name, **self.request_kwargs)
+            request = self.build(job_name=name)
             request["Tags"] = [*request.get("Tags", []), *attempt.tags()]
             try:
                 self._create(request)
@@ -199,21 +218,21 @@ class SageMakerJobOperator(WaitsForAwsWork, AwsBaseOperator[SageMakerHook]):
                 if e.response["Error"]["Code"] in ("ResourceInUse", "ValidationException") and "unique" in str(e):
                     continue
                 raise
-            self._job_name = name
+            self._work_id = name  # from here on, a kill stops it
             self.log.info("Launched %s job %s (try %s).", self.job_type, name, attempt.try_number)
             return name
         raise AirflowException(f"could not find a free job name after {self.job_name_prefix}-*")
 
-    def _wait(self, context: Context, name: str) -> dict[str, Any]:
+    def wait(self, name: str) -> dict[str, Any]:
         from airflow.providers.amazon.aws.triggers.sagemaker import SageMakerTrigger
 
-        self._job_name = name
         return self.wait_for(
             what=f"{self.job_type} job {name}",
             check=lambda: self._describe(name),
             running=lambda describe: describe[self.status_key] in RUNNING,
-            finish=self._finish,
+            finish=self.finish,
             stop=lambda: self._stop_if_running(name),
+            waiter=self._waiter(name),
             trigger=lambda delay, attempts: SageMakerTrigger(
                 job_name=name, job_type=self.job_type, waiter_delay=delay, waiter_max_attempts=attempts,
                 aws_conn_id=self.aws_conn_id, region_name=self.region_name, verify=self.verify,
@@ -222,16 +241,16 @@ class SageMakerJobOperator(WaitsForAwsWork, AwsBaseOperator[SageMakerHook]):
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
         event = event or {}
-        name = event.get("job_name") or self._job_name
+        name = event.get("job_name") or self._work_id
         if name is None:
             raise AirflowException(f"trigger event without a job name: {event}")
-        self._job_name = name
+        self._work_id = name
         if event.get("status") == "timeout":
             self._stop_if_running(name)
             raise AirflowException(f"{self.job_type} job {name} still running after {self.max_wait}; stopped it")
-        return self._finish(self._describe(name))
+        return self.finish(self._describe(name))
 
-    def _finish(self, describe: dict[str, Any]) -> dict[str, Any]:
+    def finish(self, describe: dict[str, Any]) -> dict[str, Any]:
         name, status = describe[self.name_key], describe[self.status_key]
         self._log_tail(name)
         if status in DONE:
@@ -246,19 +265,6 @@ class SageMakerJobOperator(WaitsForAwsWork, AwsBaseOperator[SageMakerHook]):
         raise failure
 
     # -- stopping --------------------------------------------------------------------------------------
-    def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: Context):
-        if next_method == "__fail__":  # the deferral timed out or the trigger crashed: don't orphan the job
-            from batchml.attempts import Attempt
-
-            job = self._earlier_job(Attempt.of(context, self.retries or 0))
-            if job is not None:
-                self._stop_if_running(job[self.name_key])
-        return super().resume_execution(next_method, next_kwargs, context)
-
-    def on_kill(self) -> None:
-        if self._job_name:
-            self._stop_if_running(self._job_name)
-
     def _stop_if_running(self, name: str) -> None:
         try:
             if self._describe(name)[self.status_key] == "InProgress":
@@ -292,6 +298,19 @@ class SageMakerProcessingJobOperator(SageMakerJobOperator):
     job_type = "processing"
     name_key = "ProcessingJobName"
     status_key = "ProcessingJobStatus"
+    waiter_name = "ProcessingJobComplete"
+
+    def _describe(self, name: str) -> dict[str, Any]:
+        return self.hook.describe_processing_job(name)
+
+    def _create(self, request: dict[str, Any]) -> None:
+        self.hook.conn.create_processing_job(**request)
+
+    def _stop(self, name: str) -> None:
+        self.hook.conn.stop_processing_job(ProcessingJobName=name)
+
+    def _summaries(self, prefix: str) -> Iterable[dict[str, Any]]:
+        return self._pages("list_processing_jobs", "ProcessingJobSummaries", prefix)
 
     def result(self, describe: dict[str, Any]) -> dict[str, Any]:
         outputs = describe.get("ProcessingOutputConfig", {}).get("Outputs", [])
@@ -307,6 +326,19 @@ class SageMakerTrainingJobOperator(SageMakerJobOperator):
     job_type = "training"
     name_key = "TrainingJobName"
     status_key = "TrainingJobStatus"
+    waiter_name = "TrainingJobComplete"
+
+    def _describe(self, name: str) -> dict[str, Any]:
+        return self.hook.describe_training_job(name)
+
+    def _create(self, request: dict[str, Any]) -> None:
+        self.hook.conn.create_training_job(**request)
+
+    def _stop(self, name: str) -> None:
+        self.hook.conn.stop_training_job(TrainingJobName=name)
+
+    def _summaries(self, prefix: str) -> Iterable[dict[str, Any]]:
+        return self._pages("list_training_jobs", "TrainingJobSummaries", prefix)
 
     def result(self, describe: dict[str, Any]) -> dict[str, Any]:
         return {
@@ -329,6 +361,16 @@ class SageMakerTransformJobOperator(SageMakerJobOperator):
     job_type = "transform"
     name_key = "TransformJobName"
     status_key = "TransformJobStatus"
+    waiter_name = "TransformJobComplete"
+
+    def _describe(self, name: str) -> dict[str, Any]:
+        return self.hook.describe_transform_job(name)
+
+    def _stop(self, name: str) -> None:
+        self.hook.conn.stop_transform_job(TransformJobName=name)
+
+    def _summaries(self, prefix: str) -> Iterable[dict[str, Any]]:
+        return self._pages("list_transform_jobs", "TransformJobSummaries", prefix)
 
     def _create(self, request: dict[str, Any]) -> None:
         from botocore.exceptions import ClientError
@@ -358,7 +400,7 @@ def _serves(model: dict[str, Any]) -> list[tuple[str | None, str | None, str | N
     return [(c.get("ModelPackageName"), c.get("Image"), c.get("ModelDataUrl")) for c in containers]
 
 
-class SageMakerRegisterModelPackageOperator(AwsBaseOperator[SageMakerHook]):
+class SageMakerRegisterModelPackageOperator(FromPlan, AwsBaseOperator[SageMakerHook]):
     """Register a model version in a model package group, exactly one per partition.
 
     Why not the provider's ``SageMakerRegisterModelVersionOperator``: every retry registers one more
@@ -370,25 +412,27 @@ class SageMakerRegisterModelPackageOperator(AwsBaseOperator[SageMakerHook]):
     different artifact (the day was rerun), ``if_exists`` decides: ``"replace"`` (default) registers the
     new version and then deletes the old one, ``"keep"`` returns the old one, ``"fail"`` raises.
 
+    :param plan: the run plan (XComArg): connection, region, the group (the environment's
+        ``model_package_group``) and the partition (D) unless given, and the first argument of ``request``.
     :param package_group_name: model package group. (templated)
     :param partition_key: the partition the model was trained for, e.g. ``2026-11-20``. (templated)
-    :param request: pure function ``(**request_kwargs) -> CreateModelPackage request``.
-    :param request_kwargs: keyword arguments for ``request``. (templated)
+    :param request: pure function ``([plan,] **request_kwargs) -> CreateModelPackage request``.
+    :param request_kwargs: keyword arguments for ``request``; XComArgs in it resolve when the task runs.
     Returns ``{"model_package_arn", "version", "action", "replaced"}``.
     """
 
     aws_hook_class = SageMakerHook
-    template_fields: Sequence[str] = aws_template_fields("package_group_name", "partition_key", "request_kwargs")
-    template_fields_renderers: ClassVar[dict[str, str]] = {"request_kwargs": "json"}
+    template_fields: Sequence[str] = aws_template_fields("package_group_name", "partition_key")
     ui_color = "#FFD9A6"
 
     def __init__(
         self,
         *,
-        package_group_name: str,
-        partition_key: str,
         request: Callable[..., dict[str, Any]],
         request_kwargs: dict[str, Any] | None = None,
+        plan: Any = None,
+        package_group_name: str | None = None,
+        partition_key: str | None = None,
         if_exists: Literal["replace", "keep", "fail"] = "replace",
         **kwargs: Any,
     ):
@@ -397,16 +441,20 @@ class SageMakerRegisterModelPackageOperator(AwsBaseOperator[SageMakerHook]):
             raise ValueError(f"if_exists must be 'replace', 'keep' or 'fail', got {if_exists!r}")
         self.package_group_name = package_group_name
         self.partition_key = partition_key
-        self.request = request
-        self.request_kwargs = request_kwargs or {}
         self.if_exists = if_exists
+        self.init_plan(plan, request, request_kwargs)
 
     def execute(self, context: Context) -> dict[str, Any]:
         import hashlib
 
+        if self.resolve_plan(context) is not None:
+            self.package_group_name = self.package_group_name or self.header.env.model_package_group
+            self.partition_key = self.partition_key or naming.partition_value(self.header.partition_date)
+        if not (self.package_group_name and self.partition_key):
+            raise ValueError("package_group_name and partition_key are needed (or a plan to take them from)")
         conn = self.hook.conn
-        marker = f"partition={self.partition_key}"
-        request = self.request(**self.request_kwargs)
+        marker = naming.registry_marker(self.partition_key)
+        request = self.build()
         request["ModelPackageGroupName"] = self.package_group_name
         request["ModelPackageDescription"] = f"{marker} {request.get('ModelPackageDescription', '')}".strip()[:1024]
         model_data = request["InferenceSpecification"]["Containers"][0]["ModelDataUrl"]
@@ -446,7 +494,6 @@ class SageMakerRegisterModelPackageOperator(AwsBaseOperator[SageMakerHook]):
         for page in self.hook.conn.get_paginator("list_model_packages").paginate(
                 ModelPackageGroupName=self.package_group_name, SortBy="CreationTime", SortOrder="Descending"):
             for summary in page["ModelPackageSummaryList"]:
-                description = summary.get("ModelPackageDescription", "")
-                if description == marker or description.startswith(marker + " "):
+                if naming.marked_partition(summary.get("ModelPackageDescription", "")) == str(self.partition_key):
                     found.append(summary)
         return found

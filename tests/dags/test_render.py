@@ -1,0 +1,60 @@
+"""`airflow tasks render demand_forecast <task> <date>`, through Airflow's own CLI code, for every task.
+
+Operators take the plan and upstream results as XComArgs that resolve when the task runs, so rendering
+needs no XCom and shows what the task's templates hold. TaskFlow tasks render their arguments, XComArgs
+included, and Airflow 3.3.2's CLI cannot pull XCom (`XComArg.resolve` needs the task supervisor:
+"cannot import name 'SUPERVISOR_COMMS'", the same defect as apache/airflow#59093): those with upstream
+arguments are listed here, and the test fails when Airflow fixes it, so the list can go.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+from tests.conftest import REPO, airflow_home_from
+
+# TaskFlow tasks whose arguments are XComArgs: the CLI cannot render them (see the module docstring).
+TASKFLOW_WITH_XCOM_ARGUMENTS = {"check_data_quality", "find_champion", "gate", "keep_champion"}
+
+SCRIPT = """
+import contextlib, io, json, sys
+from airflow.cli import cli_parser
+from airflow.dag_processing.dagbag import DagBag
+
+tasks = DagBag(dag_folder=sys.argv[1]).dags["demand_forecast"].task_ids
+parser = cli_parser.get_parser()
+results = {}
+for task_id in tasks:
+    args = parser.parse_args(["tasks", "render", "demand_forecast", task_id, "2026-11-20"])
+    out = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(out):
+            args.func(args)
+        results[task_id] = {"ok": True, "output": out.getvalue()}
+    except Exception as e:
+        results[task_id] = {"ok": False, "output": f"{type(e).__name__}: {e}"}
+print("RESULTS=" + json.dumps(results))
+"""
+
+
+def test_every_task_renders(tmp_path, migrated_airflow_db):
+    home = airflow_home_from(migrated_airflow_db, tmp_path / "home")
+    env = {**os.environ, "AIRFLOW_HOME": str(home), "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+           "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"), "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins")}
+    env.pop("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", None)
+    done = subprocess.run([sys.executable, "-c", SCRIPT, str(REPO / "dags")], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert "RESULTS=" in done.stdout, done.stderr[-3000:]
+    results = json.loads(done.stdout.split("RESULTS=", 1)[1])
+    assert len(results) == 15
+    for task_id, result in results.items():
+        if task_id in TASKFLOW_WITH_XCOM_ARGUMENTS:
+            assert not result["ok"] and "SUPERVISOR_COMMS" in result["output"], (task_id, result["output"][-500:])
+        else:
+            assert result["ok"], (task_id, result["output"][-2000:])
+            assert "# property: " in result["output"], task_id
+    # What the templates hold is shown: the Athena task's SQL file, read through the template search path.
+    assert "-- demand_forecast:" in results["extract_training"]["output"]
