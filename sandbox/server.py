@@ -49,6 +49,14 @@ def _control_json(payload: Any, status: int = 200) -> Response:
     return status, [("Content-Type", "application/json")], body
 
 
+def _names_a_session(info) -> bool:
+    """AWS validates a request before it authorises it: an AssumeRole without RoleSessionName is a
+    ValidationError (rendered from moto's failure on it), whatever the role's trust policy says."""
+    from urllib.parse import parse_qs
+
+    return bool(parse_qs((info.body or b"").decode("utf-8", "replace")).get("RoleSessionName"))
+
+
 class SandboxApp:
     """The WSGI application behind ``python -m sandbox serve``."""
 
@@ -158,7 +166,8 @@ class SandboxApp:
             return error_response(info.service, e)
         for action, resource, context in entries:
             decision = self.iam.decide(principal, action, resource, context)
-            if decision.allowed and action == "sts:AssumeRole" and not self.iam.trusted(principal, resource):
+            if (decision.allowed and action == "sts:AssumeRole" and _names_a_session(info)
+                    and not self.iam.trusted(principal, resource)):
                 decision = iam.Decision(False)
             if not decision.allowed:
                 self.access.add(principal.label, [(action, resource, context)], allowed=False)

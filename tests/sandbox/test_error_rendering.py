@@ -119,7 +119,8 @@ def test_a_sandbox_bug_is_an_internal_failure_that_names_it(tmp_path):
         import boto3
 
         athena = boto3.client("athena", endpoint_url=f"http://127.0.0.1:{httpd.server_address[1]}",
-                              region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x", config=NO_RETRY)
+                              region_name=REGION, aws_access_key_id="sandbox",  # the administrator: IAM is on
+                              aws_secret_access_key="sandbox", config=NO_RETRY)
         with pytest.raises(ClientError) as err:
             athena.list_work_groups()
         error = err.value.response["Error"]
