@@ -230,11 +230,19 @@ class Stack:
         data = None if payload is None else json.dumps(payload).encode()
         req = urllib.request.Request(f"{self.url}/api/v2{path}", data=data, method=method, headers={
             "Content-Type": "application/json", "Authorization": f"Bearer {self.token()}"})
-        try:
-            with urllib.request.urlopen(req, timeout=30) as resp:
-                body = resp.read()
-        except urllib.error.HTTPError as e:
-            raise RuntimeError(f"{method} {path}: {e.code} {e.read().decode(errors='replace')[:2000]}") from None
+        # An idempotent call that times out is asked again: on a busy machine the api-server, waiting on
+        # SQLite's lock, can take longer than a timeout meant for a hung server. POST is asked once.
+        attempts = 3 if method in ("GET", "PATCH", "PUT", "DELETE") else 1
+        for attempt in range(1, attempts + 1):
+            try:
+                with urllib.request.urlopen(req, timeout=60) as resp:
+                    body = resp.read()
+                break
+            except urllib.error.HTTPError as e:
+                raise RuntimeError(f"{method} {path}: {e.code} {e.read().decode(errors='replace')[:2000]}") from None
+            except TimeoutError:
+                if attempt == attempts:
+                    raise
         return json.loads(body) if body else None
 
 

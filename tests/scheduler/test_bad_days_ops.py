@@ -37,14 +37,15 @@ def _messages_since(stack, before: set[str]) -> list[dict]:
 
 
 def _cleanup(stack, days: list[date], before: set[str]) -> None:
-    """Delete this test's runs and Slack messages (through Slack's own chat.delete), and its faults."""
+    """Clear this test's faults, and delete its runs and Slack messages (through Slack's own chat.delete).
+    Faults first: a fault left behind (an API call below failing) would fail every later test on the stack."""
     from slack_sdk import WebClient
 
+    SandboxClient(stack.endpoint).clear_faults()
     for day in days:
         run = runs(stack).get(day.isoformat())
         if run:
             stack.api("DELETE", f"/dags/demand_forecast/dagRuns/{quote(run['dag_run_id'], safe='')}")
-    SandboxClient(stack.endpoint).clear_faults()
     slack = WebClient(token=profile.SLACK_TOKEN, base_url=f"{stack.endpoint}/_sandbox/slack/api/")
     for m in _messages_since(stack, before):
         slack.chat_delete(channel=m["channel"], ts=m["ts"])
