@@ -14,7 +14,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from botocore.exceptions import ClientError
 
 from tests.conformance.clients import SAGEMAKER_V3, client_venv
 from tests.sandbox.jobs.sm_support import JOBS, ROLE, untar
@@ -23,18 +22,18 @@ SCRIPT = Path(__file__).with_name("sagemaker_v3_calls.py")
 BUCKET = "conformance-sdk-v3"
 
 
-def _run(sandbox, *, validate_role: bool) -> dict:
+def _run(sandbox, *, validate_role: bool, role: str = ROLE) -> dict:
     env = {**sandbox.env(), "AWS_DEFAULT_REGION": "us-east-1",
            "SAGEMAKER_VALIDATE_ROLE": "true" if validate_role else "false"}
     proc = subprocess.run([str(client_venv(SAGEMAKER_V3) / "bin" / "python"), str(SCRIPT), BUCKET,
-                           str(JOBS / "train_src"), ROLE, f"s3://{BUCKET}/data/"],
+                           str(JOBS / "train_src"), role, f"s3://{BUCKET}/data/"],
                           env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def _train(sandbox, *, validate_role: bool) -> dict:
-    result = _run(sandbox, validate_role=validate_role)["train"]
+def _train(sandbox, *, validate_role: bool, role: str = ROLE) -> dict:
+    result = _run(sandbox, validate_role=validate_role, role=role)["train"]
     assert "ok" in result, result.get("trace") or result
     return result["ok"]
 
@@ -66,15 +65,32 @@ def test_model_trainer_train_runs_the_users_script(trained, data):
 
 
 def test_model_trainer_with_role_validation(sandbox, data):
-    """ModelTrainer(role=...) calls iam:SimulatePrincipalPolicy. Answering it from the role's policies is the
-    `iam` helper's work (IAM enforcement); until the sandbox answers it, this test is pending, not faked."""
+    """ModelTrainer(role=...) calls iam:SimulatePrincipalPolicy (paginated), which the sandbox answers from the
+    role's policies with the same evaluator that enforces them (sandbox/iam.py). The role is a real one here,
+    so the job's own S3 and log calls are authorised against it too."""
     iam = sandbox.boto3_client("iam")
-    try:  # noqa: SIM105
-        iam.simulate_principal_policy(PolicySourceArn=ROLE, ActionNames=["s3:GetObject"])
-    except ClientError as e:
-        if e.response["ResponseMetadata"]["HTTPStatusCode"] == 501:
-            pytest.skip("pending: the sandbox does not answer iam:SimulatePrincipalPolicy yet (iam helper's branch)")
-    job = _train(sandbox, validate_role=True)
+    trust = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": "sagemaker.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+    role = iam.create_role(RoleName="conformance-sdk-v3-execution",
+                           AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    iam.put_role_policy(RoleName="conformance-sdk-v3-execution", PolicyName="data", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject", "s3:ListBucket"],
+             "Resource": [f"arn:aws:s3:::{BUCKET}", f"arn:aws:s3:::{BUCKET}/*"]},
+            {"Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents", "logs:CreateLogGroup"],
+             "Resource": "*"},
+            # What sagemaker-core's resolver demands of any training role (it refused the role without them,
+            # naming each, as it would on AWS): metrics, image pull and VPC networking.
+            {"Effect": "Allow", "Resource": "*", "Action": [
+                "cloudwatch:PutMetricData", "ecr:GetAuthorizationToken", "ec2:CreateNetworkInterface",
+                "ec2:CreateNetworkInterfacePermission", "ec2:DeleteNetworkInterface",
+                "ec2:DeleteNetworkInterfacePermission", "ec2:DescribeDhcpOptions", "ec2:DescribeNetworkInterfaces",
+                "ec2:DescribeSecurityGroups", "ec2:DescribeSubnets", "ec2:DescribeVpcs"]}]}))
+    verdicts = iam.simulate_principal_policy(PolicySourceArn=role, ActionNames=["s3:GetObject", "iam:CreateUser"],
+                                             ResourceArns=[f"arn:aws:s3:::{BUCKET}/data/train.csv"])
+    assert {r["EvalActionName"]: r["EvalDecision"] for r in verdicts["EvaluationResults"]} == {
+        "s3:GetObject": "allowed", "iam:CreateUser": "implicitDeny"}
+    job = _train(sandbox, validate_role=True, role=role)
     assert job["status"] == "Completed", job["failure"]
 
 
