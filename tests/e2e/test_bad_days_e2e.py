@@ -20,7 +20,7 @@ from datetime import date, timedelta
 import pytest
 import yaml
 
-from sandbox.profile import BUCKET, PREFIX, pipeline_environment
+from sandbox.profile import AIRFLOW_ROLE_ARN, BUCKET, PREFIX, pipeline_environment
 from tests.conftest import REPO
 from tests.e2e.conftest import LAST_DAY, Pipeline, alerts
 
@@ -147,10 +147,26 @@ def test_duplicate_keys_and_impossible_prices_are_named_with_counts(pipeline):
 def test_no_qualifying_model_fails_the_gate_with_all_three_metrics(pipeline, tmp_path):
     """Why case 1, the gate half: the champion was kept although its own WAPE was far over max_wape. Now the
     model that predicts must qualify itself; when neither does, `gate` fails and pages with all three WAPEs.
-    The runs use their own model package group, so no other test's champion changes."""
+    The runs use their own model package group, so no other test's champion changes. IAM is enforced and the
+    Airflow role may register only in the stack's group, so the test grants it this one too, for its duration, as
+    a deploy with a second group would (the template's ModelRegistry statement, for this group)."""
     group = "demand-forecast-bad-days"
     sm = pipeline.sandbox.boto3_client("sagemaker")
     sm.create_model_package_group(ModelPackageGroupName=group)
+    iam = pipeline.sandbox.boto3_client("iam")
+    arn = f"arn:aws:sagemaker:{sm.meta.region_name}:{AIRFLOW_ROLE_ARN.split(':')[4]}"
+    iam.put_role_policy(RoleName=AIRFLOW_ROLE_ARN.rsplit("/", 1)[1], PolicyName="bad-days-group",
+                        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [{
+                            "Effect": "Allow", "Resource": [f"{arn}:model-package-group/{group}",
+                                                            f"{arn}:model-package/{group}/*"],
+                            "Action": ["sagemaker:CreateModelPackage", "sagemaker:DescribeModelPackage"]}]}))
+    try:
+        _no_qualifying_model(pipeline, tmp_path, group)
+    finally:
+        iam.delete_role_policy(RoleName=AIRFLOW_ROLE_ARN.rsplit("/", 1)[1], PolicyName="bad-days-group")
+
+
+def _no_qualifying_model(pipeline, tmp_path, group: str) -> None:
     env = {"AIRFLOW_VAR_DEMAND_FORECAST_ENV": json.dumps({**pipeline_environment(), "model_package_group": group})}
     champion_day, day = LAST_DAY - timedelta(days=9), LAST_DAY - timedelta(days=8)
 
