@@ -2,30 +2,19 @@
 the way its system test does: sync, deferrable (the trigger's real async run, through aiobotocore),
 and with failures injected (a query Athena fails, a throttled API call).
 
-Contexts are built by hand like tests/integration/test_operators.py: only what these operators read
-(``ti.xcom_push`` for the results link)."""
+Contexts are built by hand (tests/conformance/operators.py): only what these operators read (``ti.xcom_push``
+for the results link)."""
 
 from __future__ import annotations
 
-import asyncio
-from types import SimpleNamespace
-
 import pyarrow as pa
 import pytest
-from airflow.exceptions import TaskDeferred
 from airflow.providers.amazon.aws.operators.athena import AthenaOperator
 from airflow.providers.amazon.aws.sensors.athena import AthenaSensor
 from airflow.providers.common.compat.sdk import AirflowException
 
+from tests.conformance.operators import context, defer_and_resume
 from tests.sandbox.test_athena_support import Athena
-
-
-class FakeTI:
-    def __init__(self) -> None:
-        self.xcom: dict = {}
-
-    def xcom_push(self, key: str, value, **kwargs) -> None:
-        self.xcom[key] = value
 
 
 @pytest.fixture
@@ -37,10 +26,6 @@ def athena(aws, unique, sandbox, monkeypatch) -> Athena:
     athena.table("sales", [("id", "int"), ("amount", "double")])
     athena.put_parquet("sales/part-0.parquet", {"id": pa.array([1, 2, 3], pa.int32()), "amount": [1.5, 2.5, 4.0]})
     return athena
-
-
-def context() -> dict:
-    return {"ti": FakeTI(), "dag_run": SimpleNamespace(run_id="manual__conformance")}
 
 
 def operator(athena: Athena, query: str, **kw) -> AthenaOperator:
@@ -71,27 +56,14 @@ def test_sync_operator_survives_a_throttled_start(athena: Athena):
     assert left == [] or left[0]["hits"] == 1, left  # the throttle was really answered, then retried
 
 
-def _defer_and_resume(op: AthenaOperator, ctx: dict):
-    with pytest.raises(TaskDeferred) as deferred:
-        op.execute(ctx)
-    trigger = deferred.value.trigger
-
-    async def first_event():
-        async for event in trigger.run():
-            return event
-
-    event = asyncio.run(first_event())
-    return getattr(op, deferred.value.method_name)(ctx, event.payload)
-
-
 def test_deferrable_operator_resumes_from_the_trigger(athena: Athena):
-    qid = _defer_and_resume(operator(athena, "SELECT id FROM sales ORDER BY id", deferrable=True), context())
+    qid = defer_and_resume(operator(athena, "SELECT id FROM sales ORDER BY id", deferrable=True), context())
     assert results(athena, qid) == [["1"], ["2"], ["3"]]
 
 
 def test_deferrable_operator_fails_when_the_query_fails(athena: Athena):
     with pytest.raises(AirflowException, match="Error while waiting for operation"):
-        _defer_and_resume(operator(athena, "SELECT nope FROM sales", deferrable=True), context())
+        defer_and_resume(operator(athena, "SELECT nope FROM sales", deferrable=True), context())
 
 
 def test_sensor_waits_for_success_and_fails_on_failure(athena: Athena):

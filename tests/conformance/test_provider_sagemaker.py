@@ -4,21 +4,18 @@ operator's trigger, through aiobotocore's waiters, really run), and with a failu
 operators extend these (plugins/batchml/operators/sagemaker.py), so a change of the sandbox that broke the
 provider's own path would otherwise go unnoticed.
 
-Contexts are built by hand like tests/conformance/test_provider_athena.py: only what these operators read."""
+Contexts are built by hand (tests/conformance/operators.py): only what these operators read."""
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
-from airflow.exceptions import TaskDeferred
 from airflow.providers.amazon.aws.operators.sagemaker import (
     SageMakerProcessingOperator,
     SageMakerTrainingOperator,
 )
 from airflow.providers.common.compat.sdk import AirflowException
 
-from tests.conformance.test_provider_athena import context
+from tests.conformance.operators import context, defer_and_resume
 from tests.sandbox.jobs.sm_support import (
     get,
     keys,
@@ -64,19 +61,6 @@ def training(aws, bucket: str, name: str, **kw) -> SageMakerTrainingOperator:
                                      region_name="us-east-1", print_log=False, **kw)
 
 
-def _defer_and_resume(op, ctx: dict):
-    with pytest.raises(TaskDeferred) as deferred:
-        op.execute(ctx)
-    trigger = deferred.value.trigger
-
-    async def first_event():
-        async for event in trigger.run():
-            return event
-
-    event = asyncio.run(first_event())
-    return getattr(op, deferred.value.method_name)(ctx, event.payload)
-
-
 def test_sync_processing_runs_the_script_and_uploads_its_output(aws, bucket, unique):
     result = processing(aws, bucket, unique).execute(context())
     assert result["Processing"]["ProcessingJobStatus"] == "Completed"
@@ -91,20 +75,20 @@ def test_sync_processing_fails_with_the_jobs_reason(aws, bucket, unique, sandbox
 
 
 def test_deferrable_processing_resumes_from_the_trigger(aws, bucket, unique):
-    result = _defer_and_resume(processing(aws, bucket, unique, deferrable=True), context())
+    result = defer_and_resume(processing(aws, bucket, unique, deferrable=True), context())
     assert result["Processing"]["ProcessingJobStatus"] == "Completed"
 
 
 def test_deferrable_processing_fails_when_the_job_fails(aws, bucket, unique, sandbox):
     sandbox.client.fail_job(unique, REASON)
     with pytest.raises(AirflowException, match="Error while running job: .*injected: the instance ran out of memory"):
-        _defer_and_resume(processing(aws, bucket, unique, deferrable=True), context())
+        defer_and_resume(processing(aws, bucket, unique, deferrable=True), context())
 
 
 def test_sync_and_deferrable_training_produce_a_model(aws, bucket, unique):
     for name, kw in ((f"{unique}-sync", {}), (f"{unique}-deferred", {"deferrable": True})):
         op = training(aws, bucket, name, **kw)
-        result = _defer_and_resume(op, context()) if kw else op.execute(context())
+        result = defer_and_resume(op, context()) if kw else op.execute(context())
         assert result["Training"]["TrainingJobStatus"] == "Completed", name
         model = result["Training"]["ModelArtifacts"]["S3ModelArtifacts"]
         assert model.startswith(f"s3://{bucket}/models/{name}/") and model.endswith("model.tar.gz")
