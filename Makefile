@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 DATE   ?=
 
-.PHONY: install demo test test-fast lint sandbox airflow bench lock clean
+.PHONY: install demo test test-fast lint sandbox airflow airflow-prod bench lock clean
 
 install: $(VENV)/.installed
 
@@ -45,6 +45,12 @@ sandbox: install
 airflow: install
 	$(BIN)/python tools/stack.py
 
+# The production shape of docker-compose.yaml without Docker: private PostgreSQL and Redis, CeleryExecutor with
+# two workers, each Airflow component a process of its own, and the sandbox; Ctrl-C stops everything.
+airflow-prod: install
+	@tools/system-deps runtime prod
+	$(BIN)/python tools/prod_stack.py
+
 bench: install
 	$(BIN)/python bench/sandbox_bench.py
 	@# A dag-processor parses with bytecode caching on; some machines switch it off for every process.
@@ -59,4 +65,4 @@ lock:
 	  /tmp/lock-venv/bin/pip freeze | grep -v -i -E '^(pip|setuptools|wheel)=='; } > constraints.txt
 
 clean:
-	rm -rf $(VENV) .sandbox .airflow .stack .pytest_cache .ruff_cache test-artifacts
+	rm -rf $(VENV) .sandbox .airflow .stack .stack-prod .pytest_cache .ruff_cache test-artifacts
