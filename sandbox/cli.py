@@ -212,7 +212,10 @@ def _describe_fault(f: dict[str, Any]) -> str:
         return f"jobs matching {f['job']!r}: {' and '.join(what)} ({left})"
     if f["service"] == "slack":
         return f"Slack answers {f['status']} ({left})"
-    return f"{f['service']}.{f['operation']} fails with {f['error']} ({left})"
+    late = f" after {f['delay_seconds']}s" if f.get("delay_seconds") else ""
+    if f.get("error") is None:
+        return f"{f['service']}.{f['operation']} answers{late} ({left})"
+    return f"{f['service']}.{f['operation']} fails with {f['error']}{late} ({left})"
 
 
 def _reset(args: argparse.Namespace) -> int:

@@ -3,7 +3,9 @@
 Three kinds, all set through ``POST /_sandbox/faults`` (see README, "Injecting faults"):
 
 - **AWS call faults**: the next N calls of an operation fail with a given AWS error code
-  (``{"service": "sagemaker", "operation": "CreateTrainingJob", "error": "ThrottlingException", "count": 2}``).
+  (``{"service": "sagemaker", "operation": "CreateTrainingJob", "error": "ThrottlingException", "count": 2}``),
+  or answer late (``"delay_seconds": 20`` without ``error``: the call is answered normally after the delay, which
+  holds the caller in that call, e.g. a task in its worker, for as long as a test needs to kill it there).
 - **Job faults**: a SageMaker job whose name matches a glob fails with a chosen FailureReason
   and/or runs slowly (``{"job": "demand-forecast-train-20261120-*", "failure_reason": "...", "delay_seconds": 5}``).
 - **Slack faults**: Slack answers 429 (with Retry-After) or 500 (``{"service": "slack", "status": 429}``).
@@ -51,11 +53,12 @@ class FaultSpecError(ValueError):
 class CallFault:
     service: str
     operation: str = "*"
-    error: str = "ThrottlingException"
+    error: str | None = "ThrottlingException"
     message: str | None = None
     status: int | None = None
     count: int | None = 1
     retry_after: int | None = None  # Slack 429 only
+    delay_seconds: float = 0.0  # answer after this long; with error=None, answer normally
     id: int = field(default_factory=lambda: next(_ids))
     hits: int = 0
 
@@ -64,7 +67,9 @@ class CallFault:
             return False
         return self.operation == "*" or fnmatch.fnmatchcase(operation or "", self.operation)
 
-    def to_error(self) -> AwsError:
+    def to_error(self) -> AwsError | None:
+        if self.error is None:
+            return None
         status = self.status or _DEFAULT_STATUS.get(self.error, 400)
         default = "Rate exceeded" if "thrott" in self.error.lower() or status == 429 else (
             "We encountered an internal error. Please try again." if status >= 500 else "Injected by the sandbox")
@@ -107,8 +112,13 @@ class FaultRegistry:
             return {"kind": "job", **asdict(fault)}
         if "service" not in spec:
             raise FaultSpecError("a fault needs 'service' (an AWS service or 'slack') or 'job'")
-        allowed = {"service", "operation", "error", "message", "status", "count", "retry_after"}
+        allowed = {"service", "operation", "error", "message", "status", "count", "retry_after", "delay_seconds"}
         _reject_unknown(spec, allowed)
+        delay = spec.get("delay_seconds", 0)
+        if not isinstance(delay, int | float) or delay < 0:
+            raise FaultSpecError("'delay_seconds' must be a number of seconds, 0 or more")
+        if delay and "error" not in spec and spec["service"] != "slack":
+            spec["error"] = None  # a late answer, not a failure
         if spec["service"] == "slack":
             spec.setdefault("status", 429)
             spec.setdefault("error", "ratelimited" if spec["status"] == 429 else "internal_error")

@@ -96,8 +96,11 @@ class SandboxApp:
                 return self._respond(start_response, iam_api.simulate_principal_policy(self.iam, info.body))
             fault = self.ctx.faults.take_call_fault(info.service, info.operation)
             if fault is not None:
-                log.info("fault injected: %s.%s -> %s", info.service, info.operation, fault.error)
-                return self._respond(start_response, error_response(info.service, fault.to_error()))
+                log.info("fault injected: %s.%s -> %s after %.1f s", info.service, info.operation,
+                         fault.error or "a normal answer", fault.delay_seconds)
+                time.sleep(fault.delay_seconds)  # the server is threaded: only this call waits
+                if fault.error is not None:
+                    return self._respond(start_response, error_response(info.service, fault.to_error()))
             service = self.services.get(info.service or "")
             if service is not None and info.operation in service.operations:
                 response = self._call(service, info)

@@ -80,6 +80,20 @@ def test_query_protocol_fault(sandbox, aws):
     assert sts.get_caller_identity()["Account"] == "123456789012"
 
 
+def test_a_late_answer_fault_delays_the_call_and_then_answers_it(sandbox, aws):
+    import time
+
+    sts = aws("sts", config=Config(retries={"mode": "standard", "total_max_attempts": 1}))
+    fault = sandbox.client.add_fault(service="sts", operation="GetCallerIdentity", delay_seconds=1.5, count=1)
+    assert fault["error"] is None
+    started = time.monotonic()
+    assert sts.get_caller_identity()["Account"] == "123456789012"  # answered, not failed
+    assert time.monotonic() - started >= 1.5
+    started = time.monotonic()
+    sts.get_caller_identity()  # the fault is spent
+    assert time.monotonic() - started < 1.5
+
+
 def test_fault_until_cleared(sandbox, aws, unique):
     glue = aws("glue", config=Config(retries={"mode": "standard", "total_max_attempts": 1}))
     sandbox.client.fail_calls("glue", "GetDatabases", "ThrottlingException", count=None)
@@ -97,6 +111,7 @@ def test_fault_until_cleared(sandbox, aws, unique):
         ({"service": "s3", "count": 0}, "'count'"),
         ({"service": "s3", "colour": "red"}, "unknown field"),
         ({"job": "x-*"}, "failure_reason"),
+        ({"service": "s3", "delay_seconds": -1}, "delay_seconds"),
     ],
 )
 def test_bad_fault_specs_are_rejected_with_the_reason(sandbox, spec, complaint):
