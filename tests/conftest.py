@@ -142,15 +142,15 @@ def unique(request) -> str:
 
 
 # --- Running the suite side by side (pytest-xdist) -------------------------------------------------------
-# tests/scheduler shares one whole Airflow stack (a session fixture) across its modules: it is one unit of
-# work, on one worker, so the stack starts once. Every other module is its own unit; e2e modules each get the
-# seeded sandbox of the worker they land on (session-scoped per worker) and use distinct days, so two e2e
+# tests/scheduler and tests/prod each share one whole Airflow stack (a session fixture) across their modules:
+# each is one unit of work, on one worker, so the stack starts once. Every other module is its own unit; e2e
+# modules each get the seeded sandbox of the worker they land on (session-scoped per worker) and use distinct days, so two e2e
 # modules on two workers run side by side. The slow units start first, because the suite's wall time is set
 # by the longest of them.
-SHARED_DIRECTORIES = ("tests/scheduler",)
+SHARED_DIRECTORIES = ("tests/scheduler", "tests/prod")
 # Modules in those directories that start their own servers instead of the shared fixture.
 OWN_SERVERS = ("tests/scheduler/test_make_airflow.py",)
-SLOW_FIRST = ("tests/scheduler", "tests/e2e")
+SLOW_FIRST = ("tests/prod", "tests/scheduler", "tests/e2e")
 
 
 def group_of(nodeid: str) -> str:

@@ -1,0 +1,102 @@
+"""The production shape (tools/prod_stack.py: PostgreSQL, Redis, CeleryExecutor with two workers, each Airflow
+component a process of its own) and the sandbox, started once for the tier, with the DAG unpaused."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from datetime import UTC, date, datetime, timedelta
+from urllib.parse import quote
+
+import pytest
+
+from sandbox.profile import pipeline_environment
+from tests import fast_settings
+from tests.e2e.conftest import TEST_ENV
+from tests.scheduler.conftest import wait_for
+from tools.demo import free_port
+from tools.prod_stack import ProdStack
+
+# Sales end the day before yesterday: the run the scheduler makes for yesterday waits for sales (deferred in
+# the triggerer) and never reaches SageMaker, so every SageMaker job here belongs to a day a test backfilled.
+SEED_END = datetime.now(UTC).date() - timedelta(days=2)
+POOL_SLOTS = 2
+# How long a task may go without a heartbeat before the scheduler counts it lost (Airflow's default: 300 s).
+# Short here so that a killed worker's task is retried within the test; the README says what to use in production.
+HEARTBEAT_TIMEOUT = 30
+
+
+@pytest.fixture(scope="session")
+def prod(tmp_path_factory) -> ProdStack:
+    env = {**pipeline_environment(), "sagemaker_job_quota": POOL_SLOTS}
+    settings = fast_settings.write(tmp_path_factory.mktemp("fast-settings"))
+    s = ProdStack(tmp_path_factory.mktemp("prod"), api_port=free_port(18580), sandbox_port=free_port(14966),
+                  seed_end=SEED_END.isoformat(), password=secrets.token_urlsafe(12),
+                  env={"AIRFLOW_VAR_DEMAND_FORECAST_ENV": json.dumps(env), "BATCHML_CONFIG_DIR": str(settings),
+                       "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": str(HEARTBEAT_TIMEOUT),
+                       **TEST_ENV},
+                  sandbox_args=("--max-concurrent-jobs", str(POOL_SLOTS)))
+    try:
+        s.start()
+        s.api("PATCH", "/dags/demand_forecast", {"is_paused": False})
+        yield s
+    finally:
+        s.stop()
+        from tests.scheduler.conftest import ARTIFACTS
+
+        ARTIFACTS.mkdir(exist_ok=True)
+        (ARTIFACTS / "prod-stack.log").write_text(s.log_tail(400))
+
+
+def create_backfill(stack: ProdStack, first: date, last: date, reprocess: str = "none",
+                    max_active_runs: int = 3) -> dict:
+    """A backfill created through the REST API with the DAG unpaused: on PostgreSQL the scheduler and the
+    api-server no longer race for SQLite's lock, so the pause that tools/stack.py needs is not needed here."""
+    return stack.api("POST", "/backfills", {
+        "dag_id": "demand_forecast", "from_date": f"{first}T00:00:00Z", "to_date": f"{last}T00:00:00Z",
+        "reprocess_behavior": reprocess, "max_active_runs": max_active_runs, "run_backwards": False,
+        "dag_run_conf": {}})
+
+
+def wait_backfill(stack: ProdStack, backfill_id: int, timeout: float = 1200) -> dict:
+    return wait_for(lambda: (b := stack.api("GET", f"/backfills/{backfill_id}")) and b.get("completed_at") and b,
+                    timeout, what=f"backfill {backfill_id} to complete")
+
+
+def backfill_runs(stack: ProdStack) -> dict[str, dict]:
+    """Backfill runs by partition day (logical date)."""
+    found = stack.api("GET", "/dags/demand_forecast/dagRuns?limit=100&run_type=backfill")["dag_runs"]
+    return {r["logical_date"][:10]: r for r in found}
+
+
+def task_instances(stack: ProdStack, run_id: str) -> dict[str, dict]:
+    tis = stack.api("GET", f"/dags/demand_forecast/dagRuns/{quote(run_id, safe='')}/taskInstances")
+    return {t["task_id"]: t for t in tis["task_instances"]}
+
+
+def sagemaker_jobs(stack: ProdStack, day: date) -> dict[str, list[str]]:
+    """The SageMaker jobs of one partition day by step (preprocess, train, evaluate, predict), from the job
+    names (batchml.naming: demand-forecast-<step>-<yyyymmdd>-<n>)."""
+    import boto3
+
+    sm = boto3.client("sagemaker", endpoint_url=stack.endpoint, region_name="us-east-1",
+                      aws_access_key_id="sandbox", aws_secret_access_key="sandbox")
+    names = [j["ProcessingJobName"] for j in sm.list_processing_jobs(MaxResults=100)["ProcessingJobSummaries"]]
+    names += [j["TrainingJobName"] for j in sm.list_training_jobs(MaxResults=100)["TrainingJobSummaries"]]
+    names += [j["TransformJobName"] for j in sm.list_transform_jobs(MaxResults=100)["TransformJobSummaries"]]
+    by_step: dict[str, list[str]] = {}
+    for name in names:
+        prefix, _, _ = name.rpartition("-")
+        step, _, compact = prefix.removeprefix("demand-forecast-").rpartition("-")
+        if compact == f"{day:%Y%m%d}":
+            by_step.setdefault(step, []).append(name)
+    return by_step
+
+
+def messages(stack: ProdStack) -> list[dict]:
+    """Slack messages that mention on-call, leaving out the deadline page of the scheduled run that waits
+    for sales (it pages after 08:00 UTC by design; tests/scheduler checks that)."""
+    from sandbox.client import SandboxClient
+
+    return [m for m in SandboxClient(stack.endpoint).slack_messages()
+            if (m.get("metadata") or {}).get("event_payload", {}).get("kind") != "deadline"]
