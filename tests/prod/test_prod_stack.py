@@ -136,3 +136,78 @@ def test_triggerer_killed_while_jobs_are_deferred_resumes_the_waits(prod):
     assert messages(prod) == []
     running = [j for j in sagemaker_jobs(prod, day).get("train", [])]
     assert len(running) == 1
+
+
+def _peak_jobs(prod) -> int:
+    from sandbox.client import SandboxClient
+
+    return SandboxClient(prod.endpoint).status()["sagemaker"]["peak_concurrent_jobs"]
+
+
+BACKFILL_DAYS = [SEED_END - timedelta(days=k) for k in (9, 8, 7, 6, 5)]
+
+
+def test_scheduler_killed_mid_backfill_restarts_and_finishes_it_once(prod):
+    """kill -9 of the scheduler in the middle of a 5-day backfill, then a new one (compose's `restart: always`):
+    it adopts the Celery tasks the dead one queued, and the backfill completes with one partition, one model
+    version and one job per step for each day."""
+    from sandbox.client import SandboxClient
+
+    sandbox = SandboxClient(prod.endpoint)
+    created = create_backfill(prod, BACKFILL_DAYS[0], BACKFILL_DAYS[-1], max_active_runs=3)
+    # Mid-backfill: the first day's training job has started (runs of later days are under way beside it).
+    wait_for(lambda: sagemaker_jobs(prod, BACKFILL_DAYS[0]).get("train"), 900, interval=2,
+             what="the backfill's first training job")
+    prod.kill("airflow-scheduler")
+    time.sleep(5)
+    prod.restart("airflow-scheduler")
+    wait_backfill(prod, created["id"], timeout=1800)
+    for day in BACKFILL_DAYS:
+        _published_once(prod, day)
+    # The pool (sagemaker_job_quota) bounded the jobs across the restart; the sandbox refuses any beyond it.
+    assert _peak_jobs(prod) <= sandbox.status()["sagemaker"]["max_concurrent_jobs"]
+    assert messages(prod) == []
+
+
+def test_postgres_restarted_mid_run_the_components_reconnect(prod):
+    """A PostgreSQL restart (pg_ctl restart, fast mode: every connection is cut) while a day runs. Which
+    components survive it is recorded; any that exited is started again, as compose's `restart: always` does,
+    and the run finishes."""
+    from sandbox.client import SandboxClient
+
+    day = SEED_END - timedelta(days=1)
+    SandboxClient(prod.endpoint).slow_job(f"demand-forecast-train-{day:%Y%m%d}-*", 30)
+    created = create_backfill(prod, day, day)
+    run_id = wait_for(lambda: (r := backfill_runs(prod).get(day.isoformat())) and r["dag_run_id"], 120,
+                      interval=1, what="the backfill run")
+    wait_for(lambda: task_instances(prod, run_id)["train"]["state"] in ("running", "deferred"), 600, interval=1,
+             what="train to start")
+    prod.postgres.restart()
+    time.sleep(20)
+    exited = sorted(name for name, proc in prod.procs.items() if proc.poll() is not None)
+    METRICS["components_exited_on_postgres_restart"] = exited
+    _save_metrics()
+    for name in exited:
+        prod.restart(name)
+    wait_backfill(prod, created["id"])
+    _published_once(prod, day)
+    assert messages(prod) == []
+
+
+def test_reprocessing_completed_days_with_the_dag_unpaused(prod):
+    """A `completed` reprocessing backfill created while the DAG is unpaused (the SQLite stack must pause it:
+    README): on PostgreSQL the api-server and the scheduler take row locks, and the backfill is created at once."""
+    days = DAYS
+    before = {d: inspect_partition(prod.endpoint, d.isoformat()) for d in days}
+    assert prod.api("GET", "/dags/demand_forecast")["is_paused"] is False
+    created = create_backfill(prod, days[0], days[-1], reprocess="completed")
+    wait_backfill(prod, created["id"])
+    by_day = backfill_runs(prod)
+    for day in days:
+        assert by_day[day.isoformat()]["state"] == "success"
+        after = inspect_partition(prod.endpoint, day.isoformat())
+        assert after["model_versions_for_partition"] == 1
+        assert after["model_package"]["arn"] != before[day]["model_package"]["arn"]  # retrained and replaced
+        assert after["partition"]["location"].endswith(f"demand-forecast-predict-{day:%Y%m%d}-2/")
+        assert {s: len(n) for s, n in sagemaker_jobs(prod, day).items()} == dict.fromkeys(STEPS, 2)
+    assert messages(prod) == []
