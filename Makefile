@@ -55,6 +55,8 @@ bench: install
 	$(BIN)/python bench/sandbox_bench.py
 	@# A dag-processor parses with bytecode caching on; some machines switch it off for every process.
 	env -u PYTHONDONTWRITEBYTECODE $(BIN)/python bench/pipeline_bench.py
+	@tools/system-deps runtime prod
+	$(BIN)/python bench/prod_backfill_bench.py
 
 # Re-resolve the full dependency set and rewrite the lock (needs network; takes minutes).
 lock:
