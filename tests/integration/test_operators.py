@@ -41,10 +41,18 @@ class TI:
     try_number: int
     max_tries: int
     map_index: int = -1
+    # What Airflow's execution API answers for other task instances ({run_id: {task_id: state}}).
+    task_states: dict | None = None
+
+    def get_task_states(self, dag_id: str, task_ids: list[str], run_ids: list[str]) -> dict:
+        assert dag_id == self.dag_id
+        return {r: {t: s for t, s in (self.task_states or {}).get(r, {}).items() if t in task_ids}
+                for r in run_ids if r in (self.task_states or {})}
 
 
-def context(task_id: str, try_number: int, *, max_tries: int = 3, run_id: str = "manual__it") -> dict:
-    return {"ti": TI("it_dag", run_id, task_id, try_number, max_tries),
+def context(task_id: str, try_number: int, *, max_tries: int = 3, run_id: str = "manual__it",
+            task_states: dict | None = None) -> dict:
+    return {"ti": TI("it_dag", run_id, task_id, try_number, max_tries, task_states=task_states),
             "dag_run": SimpleNamespace(start_date=datetime.now(UTC) - timedelta(hours=1))}
 
 
@@ -159,6 +167,42 @@ def test_a_cleared_task_or_another_run_starts_fresh(aws_env, bucket, unique):
     assert cleared["job_name"] == f"{prefix}-2"
     other_run = processing_op("pre", prefix, bucket).execute(context("pre", 1, run_id="scheduled__other"))
     assert other_run["job_name"] == f"{prefix}-3"
+
+
+def test_an_orphan_of_a_dead_run_with_the_same_request_is_adopted(aws_env, bucket, unique):
+    from batchml.attempts import Attempt
+
+    prefix = f"{unique}-pre-20261120"
+    # A run that was killed (kill -9 under `airflow dags test`, then marked failed) left its job running.
+    orphan = processing_op("pre", prefix, bucket, sleep=3)._launch(Attempt.of(context("pre", 1, run_id="dead"), 3))
+    result = processing_op("pre", prefix, bucket, sleep=3).execute(
+        context("pre", 1, run_id="backfill__new", task_states={"dead": {"pre": "failed"}}))
+    assert result["job_name"] == orphan and result["status"] == "Completed"
+    assert [j["ProcessingJobName"] for j in jobs(aws_env, prefix)] == [orphan]  # adopted: no second job
+
+
+def test_an_orphan_whose_request_differs_is_stopped_and_replaced(aws_env, bucket, unique):
+    from batchml.attempts import Attempt
+
+    prefix = f"{unique}-pre-20261120"
+    # The dead run's job ran other code (here: other arguments), e.g. before a fix was deployed.
+    processing_op("pre", prefix, bucket, sleep=30)._launch(Attempt.of(context("pre", 1, run_id="dead"), 3))
+    result = processing_op("pre", prefix, bucket).execute(
+        context("pre", 1, run_id="backfill__new", task_states={"dead": {"pre": "failed"}}))
+    assert result["job_name"] == f"{prefix}-2"
+    assert _wait_status(aws_env, f"{prefix}-1", "Stopped") == "Stopped"  # never left running beside the new one
+
+
+def test_a_job_whose_task_is_still_alive_is_left_to_it(aws_env, bucket, unique):
+    from batchml.attempts import Attempt
+
+    prefix = f"{unique}-pre-20261120"
+    other = processing_op("pre", prefix, bucket, sleep=4)._launch(Attempt.of(context("pre", 1, run_id="live"), 3))
+    result = processing_op("pre", prefix, bucket).execute(
+        context("pre", 1, run_id="backfill__new", task_states={"live": {"pre": "deferred"}}))
+    assert result["job_name"] == f"{prefix}-2"
+    statuses = {j["ProcessingJobName"]: j["ProcessingJobStatus"] for j in jobs(aws_env, prefix)}
+    assert statuses[other] in ("InProgress", "Completed")  # not stopped: its own task still waits on it
 
 
 def test_action_if_job_exists_fail(aws_env, bucket, unique):

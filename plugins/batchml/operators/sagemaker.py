@@ -36,6 +36,7 @@ from airflow.sdk.configuration import conf
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 from batchml import naming
+from batchml.attempts import TAG_RUN, TAG_TASK, TAG_TRY
 from batchml.operators.jobs import IdempotentJob
 from batchml.operators.links import SageMakerJobLink, SageMakerJobLogsLink
 from batchml.operators.planned import FromPlan
@@ -47,6 +48,21 @@ if TYPE_CHECKING:
     from batchml.attempts import Attempt
 
 RUNNING, DONE, FAILED = {"InProgress", "Stopping"}, {"Completed"}, {"Failed", "Stopped"}
+# Task instance states in which a task may still wait on the job it launched.
+ALIVE = {"running", "deferred", "queued", "scheduled", "up_for_retry", "up_for_reschedule", "restarting"}
+# A job's request, as a digest tag: an orphan is adopted only if it is the very job this try would launch.
+REQUEST_TAG = "batchml:request_sha256"
+
+
+def request_digest(request: dict[str, Any]) -> str:
+    """SHA-256 of the request without its tags (which name the try that launched it)."""
+    import hashlib
+    import json
+
+    body = {k: v for k, v in request.items() if k != "Tags"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
+
+
 # What a job script writes to say that retrying cannot help (include/scripts/*/contract.py documents it).
 NON_RETRYABLE = "NonRetryableError:"
 
@@ -169,13 +185,53 @@ class SageMakerJobOperator(IdempotentJob, AwsBaseOperator[SageMakerHook]):
                                                           self.header.partition_date)
 
     def earlier_work(self, attempt: Attempt, context: Context) -> dict[str, Any] | None:
-        """The newest job this attempt chain launched (found by its ``airflow:*`` tags), described."""
+        """The newest job this attempt chain launched (found by its ``airflow:*`` tags), described; else an
+        orphan of this partition and step, adopted.
+
+        An orphan is a job still running that another run of the partition, or an earlier clear of this task,
+        launched, and whose task can no longer own it: its task instance is not running, queued, deferred or
+        waiting to retry (a run marked failed, a task cleared or killed). It is adopted (waited for, its result
+        used) when its request is the one this try would send: the ``batchml:request_sha256`` tag it was
+        launched with equals the digest of this try's request for the same job name. Otherwise it is stopped,
+        and this try launches its own. A job whose task is still alive is left to it."""
+        orphans = []
         for summary in self._list(self.job_name_prefix):
             arn = summary[f"{self.job_type.capitalize()}JobArn"]
             tags = {t["Key"]: t["Value"] for t in self.hook.conn.list_tags(ResourceArn=arn).get("Tags", [])}
             if attempt.launched(tags):
                 return self._describe(summary[self.name_key])
+            if summary.get(self.status_key) in RUNNING:
+                orphans.append((summary[self.name_key], tags))
+        for name, tags in orphans:
+            owner = (tags.get(TAG_RUN), tags.get(TAG_TASK))
+            if self._owner_alive(context, *owner):
+                self.log.warning("%s job %s is running for %s (%s), which still owns it; leaving it.",
+                                 self.job_type, name, owner[0], owner[1])
+                continue
+            described = self._describe(name)
+            if described[self.status_key] != "InProgress":
+                continue
+            if tags.get(REQUEST_TAG) == request_digest(self.build(job_name=name)):
+                self.log.info("Adopting %s job %s, left running by %s (try %s): its request is this try's.",
+                              self.job_type, name, owner[0], tags.get(TAG_TRY))
+                return described
+            self.log.warning("Stopping %s job %s, left running by %s (try %s): its request differs from this "
+                             "try's.", self.job_type, name, owner[0], tags.get(TAG_TRY))
+            self._stop_if_running(name)
         return None
+
+    def _owner_alive(self, context: Context, run_id: str | None, task_id: str | None) -> bool:
+        """Whether the task instance that launched a job may still be waiting on it (Airflow's view)."""
+        ti = context["ti"]
+        if run_id is None or task_id is None or (run_id, task_id) == (ti.run_id, ti.task_id):
+            return False  # untagged, or an earlier clear of this very task instance: nobody else owns it
+        try:
+            states = ti.get_task_states(dag_id=ti.dag_id, task_ids=[task_id], run_ids=[run_id])
+        except Exception:  # no way to ask (e.g. a hand-built context): assume the owner is alive, touch nothing
+            self.log.exception("Could not read the state of %s in %s", task_id, run_id)
+            return True
+        state = (states.get(run_id) or {}).get(task_id)
+        return state in ALIVE
 
     def work_id(self, described: dict[str, Any]) -> str:
         return described[self.name_key]
@@ -210,7 +266,8 @@ class SageMakerJobOperator(IdempotentJob, AwsBaseOperator[SageMakerHook]):
             taken = [naming.job_sequence(self.job_name_prefix, s[self.name_key]) for s in self._list(self.job_name_prefix)]
             name = naming.job_name(self.job_name_prefix, max(taken, default=0) + 1)
             request = self.build(job_name=name)
-            request["Tags"] = [*request.get("Tags", []), *attempt.tags()]
+            request["Tags"] = [*request.get("Tags", []), *attempt.tags(),
+                               {"Key": REQUEST_TAG, "Value": request_digest(request)}]
             try:
                 self._create(request)
             except ClientError as e:
