@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import time
 from datetime import timedelta
+from urllib.parse import quote
 
 import pytest
 
@@ -91,13 +92,8 @@ def test_worker_killed_while_its_task_waits_on_training_retries_and_reattaches(p
     run_id = wait_for(lambda: (r := backfill_runs(prod).get(day.isoformat())) and r["dag_run_id"], 120,
                       interval=1, what="the backfill run")
 
-    def worker_in_training():
-        if not sagemaker_jobs(prod, day).get("train"):
-            return None
-        return next((n for n in (1, 2) if f"run_id={run_id}/task_id=train/attempt=1.log"
-                     in prod.tail(f"airflow-worker-{n}", 100000)), None)
-
-    worker = wait_for(worker_in_training, 600, interval=0.5, what="train's job to start from a worker")
+    worker = wait_for(lambda: _worker_holding(prod, run_id, day), 600, interval=0.5,
+                      what="train's job to start from a worker")
     assert task_instances(prod, run_id)["train"]["state"] == "running"  # in the worker, not deferred
     prod.kill(f"airflow-worker-{worker}")
     killed_at = time.monotonic()
@@ -112,6 +108,59 @@ def test_worker_killed_while_its_task_waits_on_training_retries_and_reattaches(p
     retry_log = _task_log(prod, run_id, "train", 2)
     assert f"Attaching to training job demand-forecast-train-{day:%Y%m%d}-1" in retry_log, retry_log[-3000:]
     assert messages(prod) == []
+
+
+ORPHAN_DAY = SEED_END - timedelta(days=10)
+
+
+def test_an_orphan_of_a_dead_run_is_adopted_by_the_next_run_of_its_partition(prod):
+    """The worker holding `train` dies (kill -9: no on_kill, the job keeps running) and the run is marked
+    failed before the scheduler retries the task: its training job is an orphan. A `failed` reprocessing
+    backfill of the day clears the run; the new try finds the job running, its owner dead and its request
+    (the batchml:request_sha256 tag) its own, and adopts it: one training job for the day, never two."""
+    from sandbox.client import SandboxClient
+
+    day = ORPHAN_DAY
+    sandbox = SandboxClient(prod.endpoint)
+    sandbox.slow_job(f"demand-forecast-train-{day:%Y%m%d}-*", 120)
+    sandbox.add_fault(service="sagemaker", operation="DescribeTrainingJob", delay_seconds=60, count=1)
+    created = create_backfill(prod, day, day)
+    run_id = wait_for(lambda: (r := backfill_runs(prod).get(day.isoformat())) and r["dag_run_id"], 120,
+                      interval=1, what="the backfill run")
+    worker = wait_for(lambda: _worker_holding(prod, run_id, day), 600, interval=0.5,
+                      what="train's job to start from a worker")
+    prod.kill(f"airflow-worker-{worker}")
+    prod.restart(f"airflow-worker-{worker}")
+    prod.api("PATCH", f"/dags/demand_forecast/dagRuns/{quote(run_id, safe='')}", {"state": "failed"})
+    wait_backfill(prod, created["id"])
+    assert task_instances(prod, run_id)["train"]["state"] == "failed"
+    [orphan] = sagemaker_jobs(prod, day)["train"]
+    assert _training_status(prod, orphan) == "InProgress"  # left running by the dead run
+
+    again = create_backfill(prod, day, day, reprocess="failed")
+    wait_backfill(prod, again["id"])
+    run = _published_once(prod, day)  # one job per step: the orphan was adopted, not duplicated
+    train = task_instances(prod, run["dag_run_id"])["train"]
+    log = _task_log(prod, run_id, "train", train["try_number"])
+    assert f"Adopting training job {orphan}" in log, log[-3000:]
+    METRICS["orphan_messages"] = [m["text"][:200] for m in messages(prod)]
+    _save_metrics()
+
+
+def _worker_holding(prod, run_id: str, day) -> int | None:
+    """The worker that runs the first try of `train`, once its training job exists."""
+    if not sagemaker_jobs(prod, day).get("train"):
+        return None
+    return next((n for n in (1, 2) if f"run_id={run_id}/task_id=train/attempt=1.log"
+                 in prod.tail(f"airflow-worker-{n}", 100000)), None)
+
+
+def _training_status(prod, name: str) -> str:
+    import boto3
+
+    sm = boto3.client("sagemaker", endpoint_url=prod.endpoint, region_name="us-east-1",
+                      aws_access_key_id="sandbox", aws_secret_access_key="sandbox")
+    return sm.describe_training_job(TrainingJobName=name)["TrainingJobStatus"]
 
 
 def test_triggerer_killed_while_jobs_are_deferred_resumes_the_waits(prod):
