@@ -13,7 +13,10 @@ import pytest
 from sandbox.profile import pipeline_environment
 from tests import fast_settings
 from tests.e2e.conftest import TEST_ENV
-from tests.scheduler.conftest import wait_for
+
+# The scheduler tier's helpers work on any Stack: its backfill wait, and its backfill runs by partition day.
+from tests.scheduler.conftest import runs as backfill_runs  # noqa: F401
+from tests.scheduler.conftest import wait_backfill, wait_for  # noqa: F401
 from tools.demo import free_port
 from tools.prod_stack import ProdStack
 
@@ -56,17 +59,6 @@ def create_backfill(stack: ProdStack, first: date, last: date, reprocess: str = 
         "dag_id": "demand_forecast", "from_date": f"{first}T00:00:00Z", "to_date": f"{last}T00:00:00Z",
         "reprocess_behavior": reprocess, "max_active_runs": max_active_runs, "run_backwards": False,
         "dag_run_conf": {}})
-
-
-def wait_backfill(stack: ProdStack, backfill_id: int, timeout: float = 1200) -> dict:
-    return wait_for(lambda: (b := stack.api("GET", f"/backfills/{backfill_id}")) and b.get("completed_at") and b,
-                    timeout, what=f"backfill {backfill_id} to complete")
-
-
-def backfill_runs(stack: ProdStack) -> dict[str, dict]:
-    """Backfill runs by partition day (logical date)."""
-    found = stack.api("GET", "/dags/demand_forecast/dagRuns?limit=100&run_type=backfill")["dag_runs"]
-    return {r["logical_date"][:10]: r for r in found}
 
 
 def task_instances(stack: ProdStack, run_id: str) -> dict[str, dict]:

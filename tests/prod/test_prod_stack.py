@@ -80,20 +80,8 @@ def test_worker_killed_while_its_task_waits_on_training_retries_and_reattaches(p
     """kill -9 of the worker (and its task processes) while `train` is in the worker with its training job
     running: the scheduler finds the task's heartbeat gone, the retry finds the job by its tags and attaches
     to it, the day publishes once, and nobody is paged (retries are silent; the task recovered)."""
-    from sandbox.client import SandboxClient
-
     day = DAYS[1]
-    sandbox = SandboxClient(prod.endpoint)
-    # The training job runs long enough for the retry to find it running, and the task's first look at it is
-    # answered late, which holds the task in its worker (instead of deferring) while the worker is killed.
-    sandbox.slow_job(f"demand-forecast-train-{day:%Y%m%d}-*", 90)
-    sandbox.add_fault(service="sagemaker", operation="DescribeTrainingJob", delay_seconds=60, count=1)
-    created = create_backfill(prod, day, day)
-    run_id = wait_for(lambda: (r := backfill_runs(prod).get(day.isoformat())) and r["dag_run_id"], 120,
-                      interval=1, what="the backfill run")
-
-    worker = wait_for(lambda: _worker_holding(prod, run_id, day), 600, interval=0.5,
-                      what="train's job to start from a worker")
+    created, run_id, worker = _train_held_in_a_worker(prod, day, job_seconds=90)
     assert task_instances(prod, run_id)["train"]["state"] == "running"  # in the worker, not deferred
     prod.kill(f"airflow-worker-{worker}")
     killed_at = time.monotonic()
@@ -118,17 +106,8 @@ def test_an_orphan_of_a_dead_run_is_adopted_by_the_next_run_of_its_partition(pro
     failed before the scheduler retries the task: its training job is an orphan. A `failed` reprocessing
     backfill of the day clears the run; the new try finds the job running, its owner dead and its request
     (the batchml:request_sha256 tag) its own, and adopts it: one training job for the day, never two."""
-    from sandbox.client import SandboxClient
-
     day = ORPHAN_DAY
-    sandbox = SandboxClient(prod.endpoint)
-    sandbox.slow_job(f"demand-forecast-train-{day:%Y%m%d}-*", 120)
-    sandbox.add_fault(service="sagemaker", operation="DescribeTrainingJob", delay_seconds=60, count=1)
-    created = create_backfill(prod, day, day)
-    run_id = wait_for(lambda: (r := backfill_runs(prod).get(day.isoformat())) and r["dag_run_id"], 120,
-                      interval=1, what="the backfill run")
-    worker = wait_for(lambda: _worker_holding(prod, run_id, day), 600, interval=0.5,
-                      what="train's job to start from a worker")
+    created, run_id, worker = _train_held_in_a_worker(prod, day, job_seconds=120)
     prod.kill(f"airflow-worker-{worker}")
     prod.restart(f"airflow-worker-{worker}")
     prod.api("PATCH", f"/dags/demand_forecast/dagRuns/{quote(run_id, safe='')}", {"state": "failed"})
@@ -147,12 +126,27 @@ def test_an_orphan_of_a_dead_run_is_adopted_by_the_next_run_of_its_partition(pro
     _save_metrics()
 
 
-def _worker_holding(prod, run_id: str, day) -> int | None:
-    """The worker that runs the first try of `train`, once its training job exists."""
-    if not sagemaker_jobs(prod, day).get("train"):
-        return None
-    return next((n for n in (1, 2) if f"run_id={run_id}/task_id=train/attempt=1.log"
-                 in prod.tail(f"airflow-worker-{n}", 100000)), None)
+def _train_held_in_a_worker(prod, day, job_seconds: float) -> tuple[dict, str, int]:
+    """Backfill `day` and return (the backfill, its run id, the worker) once the first try of `train` has
+    started its training job and is still in that worker. The job runs `job_seconds` (long enough for a later
+    try to find it running), and the task's first look at it is answered 60 s late, which holds the task in
+    its worker instead of deferring."""
+    from sandbox.client import SandboxClient
+
+    sandbox = SandboxClient(prod.endpoint)
+    sandbox.slow_job(f"demand-forecast-train-{day:%Y%m%d}-*", job_seconds)
+    sandbox.add_fault(service="sagemaker", operation="DescribeTrainingJob", delay_seconds=60, count=1)
+    created = create_backfill(prod, day, day)
+    run_id = wait_for(lambda: (r := backfill_runs(prod).get(day.isoformat())) and r["dag_run_id"], 120,
+                      interval=1, what="the backfill run")
+
+    def holding() -> int | None:
+        if not sagemaker_jobs(prod, day).get("train"):
+            return None
+        return next((n for n in (1, 2) if f"run_id={run_id}/task_id=train/attempt=1.log"
+                     in prod.tail(f"airflow-worker-{n}", 100000)), None)
+
+    return created, run_id, wait_for(holding, 600, interval=0.5, what="train's job to start from a worker")
 
 
 def _training_status(prod, name: str) -> str:
