@@ -195,6 +195,8 @@ class Redis:
 class ProdStack(Stack):
     """Stack's API (REST calls, backfills, login), on the production shape instead of `airflow standalone`."""
 
+    pause_for_backfill = False  # PostgreSQL: a backfill is created with the DAG as it is
+
     def __init__(self, root: Path, *, workers: int = 2, **kwargs):
         super().__init__(root, **kwargs)
         self.workers = workers
@@ -257,7 +259,8 @@ class ProdStack(Stack):
         import json
 
         record = self.root / "stack.json"
-        record.write_text(json.dumps({"url": self.url, "user": USER, "password": self.password}))
+        record.write_text(json.dumps({"url": self.url, "user": USER, "password": self.password,
+                                      "pause_for_backfill": False}))
         record.chmod(0o600)
 
     def _seed(self) -> None:

@@ -41,6 +41,9 @@ def _unused_port() -> int:
 
 
 class Stack:
+    # On SQLite a reprocessing backfill must be created with the DAG paused (create_backfill says why).
+    pause_for_backfill = True
+
     def __init__(self, root: Path, *, api_port: int = 8080, sandbox_port: int = 4566, seed_end: str | None = None,
                  env: dict[str, str] | None = None, password: str | None = None, sandbox_args: tuple[str, ...] = ()):
         self.root = Path(root)
@@ -192,15 +195,17 @@ class Stack:
         DAG paused the scheduler leaves those runs alone; a 503 is then safe to retry, as Airflow's cleanup
         intends. The DAG's paused state is restored afterwards.
         """
+        request = {"dag_id": "demand_forecast", "from_date": f"{first}T00:00:00Z", "to_date": f"{last}T00:00:00Z",
+                   "reprocess_behavior": reprocess, "max_active_runs": max_active_runs, "run_backwards": False,
+                   "dag_run_conf": {}}
+        if not self.pause_for_backfill:  # PostgreSQL (tools/prod_stack.py): row locks, no race to avoid
+            return self.api("POST", "/backfills", request)
         was_paused = self.api("GET", "/dags/demand_forecast")["is_paused"]
         self.api("PATCH", "/dags/demand_forecast", {"is_paused": True})
         try:
             for attempt in range(5):
                 try:
-                    return self.api("POST", "/backfills", {
-                        "dag_id": "demand_forecast", "from_date": f"{first}T00:00:00Z",
-                        "to_date": f"{last}T00:00:00Z", "reprocess_behavior": reprocess,
-                        "max_active_runs": max_active_runs, "run_backwards": False, "dag_run_conf": {}})
+                    return self.api("POST", "/backfills", request)
                 except RuntimeError as e:
                     if ": 503 " not in str(e) or attempt == 4:
                         raise
@@ -214,6 +219,7 @@ class Stack:
         record = json.loads((Path(root) / "stack.json").read_text())
         stack = cls(root, password=record["password"])
         stack.api_port = int(record["url"].rsplit(":", 1)[1])
+        stack.pause_for_backfill = record.get("pause_for_backfill", True)
         return stack
 
     # -- REST API ------------------------------------------------------------------------------------------

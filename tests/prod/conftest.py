@@ -53,12 +53,9 @@ def prod(tmp_path_factory) -> ProdStack:
 
 def create_backfill(stack: ProdStack, first: date, last: date, reprocess: str = "none",
                     max_active_runs: int = 3) -> dict:
-    """A backfill created through the REST API with the DAG unpaused: on PostgreSQL the scheduler and the
-    api-server no longer race for SQLite's lock, so the pause that tools/stack.py needs is not needed here."""
-    return stack.api("POST", "/backfills", {
-        "dag_id": "demand_forecast", "from_date": f"{first}T00:00:00Z", "to_date": f"{last}T00:00:00Z",
-        "reprocess_behavior": reprocess, "max_active_runs": max_active_runs, "run_backwards": False,
-        "dag_run_conf": {}})
+    """Through the REST API, with the DAG unpaused (ProdStack.pause_for_backfill is False: on PostgreSQL the
+    scheduler and the api-server do not race for SQLite's lock)."""
+    return stack.create_backfill(first, last, reprocess=reprocess, max_active_runs=max_active_runs)
 
 
 def task_instances(stack: ProdStack, run_id: str) -> dict[str, dict]:
