@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import time
 from datetime import timedelta
-from urllib.parse import quote
 
 import pytest
 
@@ -98,40 +97,6 @@ def test_worker_killed_while_its_task_waits_on_training_retries_and_reattaches(p
     assert messages(prod) == []
 
 
-ORPHAN_DAY = SEED_END - timedelta(days=10)
-
-
-def test_an_orphan_whose_task_was_failed_is_adopted_by_the_next_try(prod):
-    """The worker holding `train` dies (kill -9: no on_kill, the job keeps running) and an operator marks the
-    task failed before the scheduler retries it: its training job is an orphan, owned by nobody. Clearing
-    `train` (and what follows it) starts a new attempt chain, whose try does not match the job's try tag; it
-    finds the job running, its owner no longer alive and its request (the batchml:request_sha256 tag) equal to
-    its own, and adopts it: one training job for the day, never two."""
-    day = ORPHAN_DAY
-    created, run_id, worker = _train_held_in_a_worker(prod, day, job_seconds=120)
-    prod.kill(f"airflow-worker-{worker}")
-    prod.restart(f"airflow-worker-{worker}")
-    ti_path = f"/dags/demand_forecast/dagRuns/{quote(run_id, safe='')}/taskInstances/train"
-    prod.api("PATCH", ti_path, {"new_state": "failed"})
-    [orphan] = sagemaker_jobs(prod, day)["train"]
-    assert _training_status(prod, orphan) == "InProgress"  # left running by the failed task
-    prod.api("POST", "/dags/demand_forecast/clearTaskInstances", {
-        "dry_run": False, "dag_run_id": run_id, "task_ids": ["train"], "include_downstream": True,
-        "only_failed": False, "reset_dag_runs": True})
-    # The run is done when train's new try has ended and the run with it (the backfill may have counted the
-    # run as finished in the moment between the two calls).
-    run_path = f"/dags/demand_forecast/dagRuns/{quote(run_id, safe='')}"
-    wait_for(lambda: task_instances(prod, run_id)["train"]["try_number"] >= 2
-             and prod.api("GET", run_path)["state"] in ("success", "failed"), 900, what="the cleared run")
-    wait_backfill(prod, created["id"])
-    run = _published_once(prod, day)  # one job per step: the orphan was adopted, not duplicated
-    train = task_instances(prod, run["dag_run_id"])["train"]
-    log = _task_log(prod, run_id, "train", train["try_number"])
-    assert f"Adopting training job {orphan}" in log, log[-3000:]
-    METRICS["orphan_messages"] = [m["text"][:200] for m in messages(prod)]
-    _save_metrics()
-
-
 def _train_held_in_a_worker(prod, day, job_seconds: float) -> tuple[dict, str, int]:
     """Backfill `day` and return (the backfill, its run id, the worker) once the first try of `train` has
     started its training job and is still in that worker. The job runs `job_seconds` (long enough for a later
@@ -153,14 +118,6 @@ def _train_held_in_a_worker(prod, day, job_seconds: float) -> tuple[dict, str, i
                      in prod.tail(f"airflow-worker-{n}", 100000)), None)
 
     return created, run_id, wait_for(holding, 600, interval=0.5, what="train's job to start from a worker")
-
-
-def _training_status(prod, name: str) -> str:
-    import boto3
-
-    sm = boto3.client("sagemaker", endpoint_url=prod.endpoint, region_name="us-east-1",
-                      aws_access_key_id="sandbox", aws_secret_access_key="sandbox")
-    return sm.describe_training_job(TrainingJobName=name)["TrainingJobStatus"]
 
 
 def test_triggerer_killed_while_jobs_are_deferred_resumes_the_waits(prod):
