@@ -6,8 +6,11 @@ partition: no fixed schedule, no buffer hour. The run starts on a new event of a
 (`demand_forecast.predictions`, published by demand_forecast's `publish_predictions`;
 `demand_forecast.forecast_accuracy`, by forecast_monitoring).
 
-**What a run does.** `plan_refresh` reads the triggering events: each carries its partition in `extra["partition"]`.
-`refresh` then starts one SPICE ingestion per data set that reads one of those Assets (once, however many events),
+**Which day a run processes.** The partitions its triggering Asset events carry (each in `extra["partition"]`),
+not its logical date: an Asset-triggered run has no day of its own. Partitions before the settings' `start_date`
+are skipped; a run started by hand (no event) refreshes every data set and records no partition.
+
+**What a run does.** `plan_refresh` reads the triggering events; `refresh` then starts one SPICE ingestion per data set that reads one of those Assets (once, however many events),
 and waits for it, deferred. The ingestion id names the data set, the newest partition and the run
 (`demand-forecast-predictions-20261120-<run>-<try>`), and the task's XCom records the partitions and Assets.
 A run started by hand refreshes every data set. Settings: `include/config/dashboard_refresh.yaml`; where it runs

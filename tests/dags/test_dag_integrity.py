@@ -111,7 +111,7 @@ def test_bad_settings_are_a_dag_import_error_naming_the_field(tmp_path, monkeypa
     settings["gate"]["max_wape"] = -1
     (tmp_path / "demand_forecast.yaml").write_text(yaml.safe_dump(settings))
     monkeypatch.setenv("BATCHML_CONFIG_DIR", str(tmp_path))  # a DagBag executes the DAG file afresh
-    [message] = DagBag(dag_folder=str(DAGS)).import_errors.values()
+    [message] = DagBag(dag_folder=str(DAGS / "demand_forecast.py")).import_errors.values()
     assert "gate.max_wape: -1 is less than or equal to the minimum of 0" in message
 
 
@@ -203,12 +203,12 @@ def test_typos_in_free_form_settings_maps_are_dag_import_errors_naming_the_field
     settings["timeouts_minutes"]["trian"] = 150
     (tmp_path / "demand_forecast.yaml").write_text(yaml.safe_dump(settings))
     monkeypatch.setenv("BATCHML_CONFIG_DIR", str(tmp_path))
-    [message] = DagBag(dag_folder=str(DAGS)).import_errors.values()
+    [message] = DagBag(dag_folder=str(DAGS / "demand_forecast.py")).import_errors.values()
     assert "model.hyperparameters.max_iters: train.py takes no hyperparameter 'max_iters'" in message
     assert "quality.max_null_fraction.unit_sold: not a column of the training extract" in message
     # task ids are known once the DAG is built, so a misspelt one is reported when the rest is right
     settings = yaml.safe_load(shipped)
     settings["timeouts_minutes"]["trian"] = 150
     (tmp_path / "demand_forecast.yaml").write_text(yaml.safe_dump(settings))
-    [message] = DagBag(dag_folder=str(DAGS)).import_errors.values()
+    [message] = DagBag(dag_folder=str(DAGS / "demand_forecast.py")).import_errors.values()
     assert "timeouts_minutes.trian: no task 'trian' in demand_forecast" in message
