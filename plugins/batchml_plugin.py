@@ -9,7 +9,12 @@ from __future__ import annotations
 
 from airflow.plugins_manager import AirflowPlugin
 
-from batchml.operators.links import AthenaQueryLink, SageMakerJobLink, SageMakerJobLogsLink
+from batchml.operators.links import (
+    AthenaQueryLink,
+    QuickSightDataSetLink,
+    SageMakerJobLink,
+    SageMakerJobLogsLink,
+)
 from batchml.ui.app import app as model_quality_app
 
 
@@ -18,4 +23,4 @@ class BatchMLPlugin(AirflowPlugin):
     fastapi_apps = [{"app": model_quality_app, "url_prefix": "/model-quality", "name": "Model quality"}]
     external_views = [{"name": "Model quality", "href": "/model-quality/", "destination": "nav",
                        "category": "browse", "url_route": "model-quality"}]
-    operator_extra_links = [SageMakerJobLink(), SageMakerJobLogsLink(), AthenaQueryLink()]
+    operator_extra_links = [SageMakerJobLink(), SageMakerJobLogsLink(), AthenaQueryLink(), QuickSightDataSetLink()]

@@ -14,7 +14,7 @@ Why extend and not use it as it is: three defects, each met in dashboard_refresh
 
 Waiting is the provider's: its waiter (``waiters/quicksight.json``) in sync mode, its
 ``QuickSightIngestionCompletedTrigger`` when deferred, so both share one definition of "done". ``on_kill``
-cancels the ingestion.
+cancels the ingestion. Its extra link opens the data set in QuickSight.
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.amazon.aws.operators.quicksight import QuickSightCreateIngestionOperator
 from airflow.providers.amazon.aws.triggers.quicksight import QuickSightIngestionCompletedTrigger
 from airflow.sdk.exceptions import AirflowException
+
+from batchml.operators.links import QuickSightDataSetLink
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -45,6 +47,7 @@ class QuickSightRefreshOperator(QuickSightCreateIngestionOperator):
     """
 
     template_fields: Sequence[str] = (*QuickSightCreateIngestionOperator.template_fields, "partitions", "assets")
+    operator_extra_links = (QuickSightDataSetLink(),)
 
     def __init__(self, *, partitions: Sequence[str] = (), assets: Sequence[str] = (), **kwargs: Any):
         super().__init__(**kwargs)
