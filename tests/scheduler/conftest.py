@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
+import shutil
 import time
 from datetime import UTC, date, datetime, timedelta
 
@@ -82,3 +84,31 @@ def task_states(stack: Stack, run_id: str) -> dict[str, str]:
 
 
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+
+
+# --- the browser (headless Chromium), for the UI tests -----------------------------------------------------
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def page(stack):
+    from playwright.sync_api import sync_playwright
+
+    assert shutil.which("chromium") or os.path.exists(CHROMIUM), (
+        "the UI test needs Debian's Chromium: apt-get install chromium (.ci/run does)")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        page = browser.new_page(viewport={"width": 1600, "height": 1000})
+        page.goto(f"{stack.url}/", wait_until="networkidle")
+        # The UI asks for a login first. The SPA redirects only after its first API call answers 401, which on a
+        # busy machine can come after "networkidle" (a CI run saw the page still at "/"), so wait for the redirect.
+        page.wait_for_url(re.compile(r"/auth/login"), timeout=30_000)
+        user, password = stack.login()
+        page.fill("input[name=username]", user)
+        page.fill("input[name=password]", password)
+        page.click("button:has-text('Sign in')")
+        page.wait_for_url(re.compile(rf"^{re.escape(stack.url)}/(?!auth)"), timeout=30_000)
+        yield page
+        browser.close()
