@@ -78,18 +78,21 @@ def test_an_extra_link_registered_by_the_plugin_opens_from_the_task(refresh_dag,
         _publish(stack, "2026-11-22")
         done = [_finished_run(stack, known)]
     run_id = done[-1]["dag_run_id"]
+    url = "https://us-east-1.quicksight.aws.amazon.com/sn/data-sets/demand-forecast-predictions/view"
+    # the worker computed the link when the task finished (Airflow 3), and the API serves it by name
+    links = stack.api("GET", f"/dags/{DAG}/dagRuns/{quote(run_id, safe='')}/taskInstances/refresh/links?map_index=0")
+    assert links["extra_links"]["QuickSight data set"] == url, links
     # The console is not reached: the browser's request to it is answered here (no internet at test time).
     opened = []
     page.context.route(re.compile(r"^https://[a-z0-9-]+\.quicksight\.aws\.amazon\.com/.*"),
                        lambda route: (opened.append(route.request.url), route.fulfill(body="QuickSight stand-in")))
-    page.goto(f"{stack.url}/dags/{DAG}/runs/{quote(run_id, safe='')}/tasks/refresh/mapped/0",
+    page.goto(f"{stack.url}/dags/{DAG}/runs/{quote(run_id, safe='')}/tasks/refresh/mapped/0/details",
               wait_until="networkidle")
     link = page.get_by_role("link", name="QuickSight data set")
     link.wait_for(timeout=60_000)
-    assert link.get_attribute("href") == (
-        "https://us-east-1.quicksight.aws.amazon.com/sn/data-sets/demand-forecast-predictions/view")
+    assert link.get_attribute("href") == url
     with page.expect_popup() as popup:
         link.click()
     popup.value.wait_for_load_state()
-    assert opened == ["https://us-east-1.quicksight.aws.amazon.com/sn/data-sets/demand-forecast-predictions/view"]
+    assert opened == [url]
     page.screenshot(path=str(ARTIFACTS / "ui-extra-link.png"), full_page=True)

@@ -32,7 +32,7 @@ def test_the_chart_draws_each_horizon_over_the_days_and_the_gate_strip():
     assert all(len(points.split()) == 10 for _, points in lines)
     assert re.findall(r'data-decision="([^"]+)"', html) == ["champion kept", "new model"]
     assert "version <b>4</b>, trained for <b>2026-11-30</b>" in html
-    assert "challenger WAPE 0.6000 vs maximum 0.4500" in html and "gate 0.45" in html
+    assert "challenger WAPE 0.6000 vs maximum 0.4500" in html and "gate: max WAPE 0.45" in html
     assert "<script" not in html and "http" not in html.replace('xmlns="http://www.w3.org/2000/svg"', "")
 
 

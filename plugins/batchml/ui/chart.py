@@ -47,8 +47,8 @@ def wape_chart(points: list[tuple[date, int, float]], decisions: dict[date, str]
                'text-anchor="middle">WAPE</text>')
     if max_wape:
         out.append(f'<line x1="{left}" x2="{left + plot_w}" y1="{y(max_wape):.1f}" y2="{y(max_wape):.1f}" '
-                   f'stroke="#d62728" stroke-dasharray="6 4"/><text x="{left + plot_w + 4}" y="{y(max_wape) + 4:.1f}" '
-                   f'fill="#d62728">gate {max_wape:.2f}</text>')
+                   f'stroke="#d62728" stroke-dasharray="6 4"/><text x="{left + 4}" y="{y(max_wape) - 4:.1f}" '
+                   f'fill="#d62728">gate: max WAPE {max_wape:.2f}</text>')
     for horizon in sorted({h for _, h, _ in points}):
         line = sorted((d, w) for d, h, w in points if h == horizon)
         colour = HORIZON_COLOURS[(horizon - 1) % len(HORIZON_COLOURS)]
