@@ -114,6 +114,7 @@ def test_bad_settings_are_a_dag_import_error_naming_the_field(tmp_path, monkeypa
     settings["gate"]["max_wape"] = -1
     (tmp_path / "demand_forecast.yaml").write_text(yaml.safe_dump(settings))
     monkeypatch.setenv("BATCHML_CONFIG_DIR", str(tmp_path))  # a DagBag executes the DAG file afresh
+    # (only demand_forecast.py: the directory holds no settings for the other pipelines)
     [message] = DagBag(dag_folder=str(DAGS / "demand_forecast.py")).import_errors.values()
     assert "gate.max_wape: -1 is less than or equal to the minimum of 0" in message
 
