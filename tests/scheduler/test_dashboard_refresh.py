@@ -80,6 +80,11 @@ def test_a_predictions_event_triggers_exactly_one_ingestion_per_data_set(refresh
         new = [i for i in _ingestions(stack, ds) if i["IngestionId"] not in before[ds]]
         assert len(new) == 1, (ds, new)
         assert new[0]["IngestionStatus"] == "COMPLETED" and new[0]["IngestionId"].startswith(f"{ds}-20261120-")
+    # every QuickSight call was the Airflow role's (the connection assumes it), allowed by its policy in infra/
+    calls = [e for e in SandboxClient(stack.endpoint).access()
+             if e["action"].startswith("quicksight:") and e["principal"] != "sandbox"]  # not this test's own
+    assert {e["action"] for e in calls} >= {"quicksight:CreateIngestion", "quicksight:DescribeIngestion"}
+    assert all(e["allowed"] and ":assumed-role/demand-forecast-airflow/" in e["principal"] for e in calls), calls
     # the refresh records the partition it carried
     xcom = stack.api("GET", f"/dags/{DAG}/dagRuns/{quote(run['dag_run_id'], safe='')}/taskInstances/refresh/"
                             "xcomEntries/return_value?map_index=0&deserialize=true")
