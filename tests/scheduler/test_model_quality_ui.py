@@ -37,6 +37,19 @@ def quality_data(stack):
     return written, {day: decision for day, (decision, _) in decided.items()}
 
 
+def test_the_view_answers_only_a_signed_in_user(stack, quality_data):
+    import urllib.error
+    import urllib.request
+
+    for path in ("/model-quality/", "/model-quality/plot.png"):
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(f"{stack.url}{path}", timeout=30)
+        assert refused.value.code == 401, path
+    signed_in = urllib.request.Request(f"{stack.url}/model-quality/",
+                                       headers={"Authorization": f"Bearer {stack.token()}"})
+    assert b'data-testid="wape-chart"' in urllib.request.urlopen(signed_in, timeout=60).read()
+
+
 def test_the_chart_renders_with_the_realised_accuracy_and_the_gate_decisions(stack, page, quality_data):
     written, decided = quality_data
     page.goto(f"{stack.url}/model-quality/", wait_until="networkidle")

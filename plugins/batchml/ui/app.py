@@ -10,12 +10,16 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from html import escape
 
-from fastapi import FastAPI, Response
+from airflow.api_fastapi.core_api.security import requires_access_dag
+from fastapi import Depends, FastAPI, Response
 from fastapi.responses import HTMLResponse
 
 from batchml.ui.chart import DECISION_COLOURS, wape_chart
 
-app = FastAPI(title="Model quality", docs_url=None, redoc_url=None, openapi_url=None)
+# Only a signed-in user who may read the forecast DAG sees its model quality: Airflow's own check, with the
+# UI's session cookie (the page is embedded in the UI) or a bearer token, as for the REST API.
+app = FastAPI(title="Model quality", docs_url=None, redoc_url=None, openapi_url=None,
+              dependencies=[Depends(requires_access_dag("GET", param_dag_id="demand_forecast"))])
 
 
 def _session():
