@@ -34,4 +34,7 @@ def write(directory: Path) -> Path:
     settings["model"]["champion_poke_seconds"] = FAST_CHAMPION_POKE_SECONDS
     directory.mkdir(parents=True, exist_ok=True)
     (directory / SHIPPED.name).write_text(yaml.safe_dump(settings, sort_keys=False))
+    for other in SHIPPED.parent.glob("*.yaml"):  # the other pipelines' settings, as shipped
+        if other != SHIPPED:
+            (directory / other.name).write_text(other.read_text())
     return directory

@@ -29,7 +29,7 @@ class PlanError(ValueError):
 
 
 def partition_day(logical_date: datetime | None, now: datetime, *, first_day: date | None = None,
-                  history_days: int | None = None) -> date:
+                  history_days: int | None = None, pipeline: str = "demand_forecast") -> date:
     """D: the calendar day (UTC) of the run's logical date, which must be over and not before the
     pipeline's first partition (``start_date`` in the settings).
 
@@ -38,7 +38,7 @@ def partition_day(logical_date: datetime | None, now: datetime, *, first_day: da
     nothing. Without one, every run reaches this check, and an earlier day fails here and pages."""
     if logical_date is None:
         raise PlanError("this DAG processes the day of its logical date; trigger it with one (e.g. "
-                        "`airflow dags test demand_forecast 2026-11-20`, or the Logical date field in the UI)")
+                        f"`airflow dags test {pipeline} 2026-11-20`, or the Logical date field in the UI)")
     day = naming.partition_of(logical_date)
     if day >= now.date():
         raise PlanError(f"partition {day} is not complete yet (it ends {day + timedelta(days=1)} 00:00 UTC); "
@@ -48,8 +48,8 @@ def partition_day(logical_date: datetime | None, now: datetime, *, first_day: da
                  f"{day - timedelta(days=history_days - 1)})" if history_days else "")
         raise PlanError(
             f"partition {day} is before the pipeline's first partition {first_day} (`start_date` in "
-            f"include/config/demand_forecast.yaml), so it is not processed. To backfill it, set start_date to "
-            f"{day} or earlier{needs}, then run `airflow backfill create --dag-id demand_forecast "
+            f"include/config/{pipeline}.yaml), so it is not processed. To backfill it, set start_date to "
+            f"{day} or earlier{needs}, then run `airflow backfill create --dag-id {pipeline} "
             f"--from-date {day} --to-date {day}`")
     return day
 
