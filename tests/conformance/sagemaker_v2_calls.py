@@ -12,8 +12,9 @@ import json
 import os
 import sys
 import tempfile
-import traceback
 from pathlib import Path
+
+from recorded_calls import recorder  # beside this script, which runs in the client's own venv
 
 bucket, jobs_dir, role = sys.argv[1], Path(sys.argv[2]).resolve(), sys.argv[3]
 # No telemetry call to AWS from an offline machine (the SDK's documented opt-out).
@@ -35,14 +36,7 @@ INSTANCE = "ml.m5.large"
 FRAMEWORK = "1.2-1"
 
 
-def call(name):
-    def wrap(fn):
-        try:
-            results[name] = {"ok": fn()}
-        except Exception as e:  # noqa: BLE001 - each call's failure is reported, the others still run
-            results[name] = {"error": f"{type(e).__name__}: {e}", "trace": traceback.format_exc()[-3000:]}
-        return fn
-    return wrap
+call = recorder(results, trace_chars=3000)
 
 
 s3 = boto3.client("s3")

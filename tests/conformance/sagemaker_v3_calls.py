@@ -17,6 +17,8 @@ import tempfile
 import traceback
 from pathlib import Path
 
+from recorded_calls import recorder  # beside this script, which runs in the client's own venv
+
 bucket, source_dir, role, data_uri = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
 # No telemetry call to AWS from an offline machine (the SDK's documented opt-out).
 config = Path(tempfile.mkdtemp()) / "config.yaml"
@@ -52,14 +54,7 @@ except Exception as e:  # noqa: BLE001 - reported to the test
     state = {}
 
 
-def call(name):
-    def wrap(fn):
-        try:
-            results[name] = {"ok": fn()}
-        except Exception as e:  # noqa: BLE001 - each call's failure is reported, the others still run
-            results[name] = {"error": f"{type(e).__name__}: {e}", "trace": traceback.format_exc()[-4000:]}
-        return fn
-    return wrap
+call = recorder(results)
 
 
 @call("training_job_get")

@@ -19,8 +19,16 @@ D = LAST_DAY - timedelta(days=1)  # LAST_DAY itself is left for the champion tes
 
 
 @pytest.fixture(scope="module")
-def first_run(pipeline):
-    code, log = pipeline.dags_test(D)
+def lineage_file(tmp_path_factory):
+    return tmp_path_factory.mktemp("openlineage") / "events.jsonl"
+
+
+@pytest.fixture(scope="module")
+def first_run(pipeline, lineage_file):
+    # The OpenLineage provider's own listener, with its file transport: what a Marquez or DataHub would get.
+    transport = json.dumps({"type": "file", "log_file_path": str(lineage_file), "append": True})
+    code, log = pipeline.dags_test(D, AIRFLOW__OPENLINEAGE__TRANSPORT=transport,
+                                   AIRFLOW__OPENLINEAGE__NAMESPACE="batchml-e2e")
     assert code == 0, log[-5000:]
     # Task states now: a later `dags test` of the same day replaces this run and its task instances.
     return pipeline.inspect(D), log, pipeline.task_states(log)
@@ -83,6 +91,36 @@ def test_asset_event_for_the_partition(pipeline, first_run):
     mine = [e for e in events if e["extra"].get("partition") == f"dt='{D}'"]
     assert mine and mine[0]["extra"]["table"] == "demand_forecast.predictions"
     assert mine[0]["partition_key"] == D.isoformat()
+
+
+def test_openlineage_events_name_each_steps_inputs_and_outputs(pipeline, first_run, lineage_file):
+    """The provider's listener, through its file transport, gets from our operators what the provider's own
+    operators report: tables read and prefix written by the extraction, each job's S3 inputs and outputs,
+    and the published Glue table; one dataset's name is the same where one step writes it and the next
+    reads it, so the graph is connected."""
+    events = [json.loads(line) for line in lineage_file.read_text().splitlines()]
+    complete = {e["job"]["name"].split(".", 1)[1]: e for e in events
+                if e["eventType"] == "COMPLETE" and e["job"]["name"].startswith("demand_forecast.")}
+
+    def names(task: str, side: str) -> list[str]:
+        return [f"{d['namespace']}/{d['name']}" for d in complete[task][side]]
+
+    from sandbox import profile
+
+    athena = "awsathena://athena.us-east-1.amazonaws.com/AwsDataCatalog"
+    raw = f"{athena}.{profile.RAW_DATABASE}"
+    assert names("extract_training", "inputs") == [f"{raw}.calendar", f"{raw}.sales"]
+    [extract] = names("extract_training", "outputs")
+    assert extract.startswith(f"s3://{profile.BUCKET}/") and extract.endswith(f"/extract/dt={D}/training")
+    assert complete["extract_training"]["run"]["facets"]["externalQuery"]["source"] == "awsathena"
+    assert set(names("extract_training", "outputs")) <= set(names("preprocess", "inputs"))
+    assert set(names("preprocess", "outputs")) & set(names("train", "inputs"))
+    [model] = names("train", "outputs")
+    assert model.endswith("/model.tar.gz")
+    [predictions] = names("batch_predict", "outputs")
+    assert names("publish_predictions", "inputs") == [predictions]
+    assert names("publish_predictions", "outputs") == [f"{athena}.{profile.FORECAST_DATABASE}.predictions"]
+    assert predictions.startswith(f"s3://{profile.BUCKET}/")
 
 
 def test_same_partition_twice_leaves_one_partition_and_one_version(pipeline, first_run):

@@ -43,9 +43,14 @@ class TI:
     map_index: int = -1
 
 
-def context(task_id: str, try_number: int, *, max_tries: int = 3, run_id: str = "manual__it") -> dict:
+# When the test's DAG run started: one value, as Airflow keeps it across the run's tries.
+RUN_STARTED = datetime.now(UTC) - timedelta(hours=1)
+
+
+def context(task_id: str, try_number: int, *, max_tries: int = 3, run_id: str = "manual__it",
+            run_started: datetime = RUN_STARTED) -> dict:
     return {"ti": TI("it_dag", run_id, task_id, try_number, max_tries),
-            "dag_run": SimpleNamespace(start_date=datetime.now(UTC) - timedelta(hours=1))}
+            "dag_run": SimpleNamespace(start_date=run_started)}
 
 
 @pytest.fixture
@@ -97,6 +102,20 @@ def test_retry_attaches_to_the_running_job_of_the_earlier_try(aws_env, bucket, u
     again = processing_op("pre", prefix, bucket).execute(context("pre", 3))
     assert again["job_name"] == name and len(jobs(aws_env, prefix)) == 1
     assert again["outputs"]["out"] == f"s3://{bucket}/out/{name}/"
+
+
+def test_a_run_made_again_with_the_same_run_id_does_not_adopt_the_old_runs_job(aws_env, bucket, unique):
+    """Airflow 3.3.2's cleanup after a failed reprocessing-backfill request deletes the runs it was clearing;
+    the retried request makes them again, with the same run_ids. The new run's first try must run its own
+    job, not take the completed job of the deleted run's first try (its start_date tells them apart)."""
+    prefix = f"{unique}-pre-20261120"
+    old = processing_op("pre", prefix, bucket).execute(context("pre", 1))
+    remade = datetime.now(UTC)
+    new = processing_op("pre", prefix, bucket).execute(context("pre", 1, run_started=remade))
+    assert (old["job_name"], new["job_name"]) == (f"{prefix}-1", f"{prefix}-2")
+    # The new run's retry attaches to its own job, as before.
+    again = processing_op("pre", prefix, bucket).execute(context("pre", 2, run_started=remade))
+    assert again["job_name"] == f"{prefix}-2" and len(jobs(aws_env, prefix)) == 2
 
 
 def test_retry_after_a_failed_job_launches_the_next_one(aws_env, bucket, unique):

@@ -250,6 +250,24 @@ class AthenaUnloadOperator(IdempotentJob, AwsBaseOperator[AthenaHook]):
             "engine_ms": stats.get("EngineExecutionTimeInMillis"),
         }
 
+    def get_openlineage_facets_on_complete(self, task_instance):
+        """The tables the query reads and the prefix it unloads to, named as the provider's AthenaOperator
+        names them, with the query's id (the provider parses only the SQL; ours has placeholders, so the
+        statement is parsed with its parameters bound)."""
+        from airflow.providers.common.compat.openlineage.facet import ExternalQueryRunFacet, SQLJobFacet
+        from airflow.providers.openlineage.extractors import OperatorLineage
+
+        from batchml.operators import lineage
+
+        select, _ = sqlmod.bind(self.sql, dict(self.parameters or {}))
+        region = self.hook.conn_region_name
+        inputs = [lineage.table_dataset(region, db, table) for db, table in lineage.tables_read(select, self.database)]
+        run_facets = {}
+        if self._work_id:
+            run_facets["externalQuery"] = ExternalQueryRunFacet(externalQueryId=self._work_id, source="awsathena")
+        return OperatorLineage(inputs=inputs, outputs=[lineage.s3_dataset(self.output_prefix)],
+                               job_facets={"sql": SQLJobFacet(query=select)}, run_facets=run_facets)
+
     def stop(self, query_id: str) -> None:
         try:
             self.log.warning("Cancelling query %s.", query_id)

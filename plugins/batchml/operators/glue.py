@@ -113,6 +113,17 @@ class GlueCatalogUpsertPartitionOperator(FromPlan, AwsBaseOperator[GlueCatalogHo
             event.add_partitions("/".join(values))
         return {"action": action, "location": self.location, "previous_location": previous}
 
+    def get_openlineage_facets_on_complete(self, task_instance):
+        """The published table (named as Athena names it, so readers' lineage joins it) from the partition's
+        files."""
+        from airflow.providers.openlineage.extractors import OperatorLineage
+
+        from batchml.operators import lineage
+
+        return OperatorLineage(
+            inputs=[lineage.s3_dataset(self.location)],
+            outputs=[lineage.table_dataset(self.hook.conn_region_name, self.database_name, self.table_name)])
+
 
 class GluePartitionSensor(FromPlan, GlueCatalogPartitionSensor):
     """The provider's ``GlueCatalogPartitionSensor``, told what to wait for by a request builder.

@@ -160,7 +160,21 @@ class SageMakerJobOperator(IdempotentJob, AwsBaseOperator[SageMakerHook]):
 
     def result(self, describe: dict[str, Any]) -> dict[str, Any]:
         """What downstream tasks need from a completed job (pushed to XCom)."""
+        self._completed = describe  # for the lineage, which the listener asks for after the task succeeds
         return {"job_name": describe[self.name_key], "status": describe[self.status_key]}
+
+    def get_openlineage_facets_on_complete(self, task_instance):
+        """The job's S3 inputs and outputs, as the provider's SageMaker operators report them."""
+        from airflow.providers.openlineage.extractors import OperatorLineage
+
+        from batchml.operators import lineage
+
+        described = getattr(self, "_completed", None)
+        if described is None:
+            return OperatorLineage()
+        inputs, outputs = lineage.job_uris(self.job_type, described)
+        return OperatorLineage(inputs=[lineage.s3_dataset(u) for u in inputs],
+                               outputs=[lineage.s3_dataset(u) for u in outputs])
 
     # -- the idempotent job interface (batchml.operators.jobs) -------------------------------------------
     def prepare(self, context: Context) -> None:
