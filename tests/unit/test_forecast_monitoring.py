@@ -51,13 +51,19 @@ def test_missing_forecast_partitions_are_listed_and_the_output_is_per_run():
                                   "run=scheduled__2026-11-20T00-00-00-00-00/")
 
 
-@pytest.mark.parametrize("builder, sql", [
-    (requests.accuracy, "accuracy.sql"), (requests.drift, "drift.sql"), (requests.alert_inputs, "alert_inputs.sql"),
+@pytest.mark.parametrize("builder, sql, reads", [
+    (requests.accuracy, "accuracy.sql", [("demand_forecast", "predictions"), ("retail", "sales")]),
+    (requests.drift, "drift.sql", [("retail", "sales")]),
+    (requests.alert_inputs, "alert_inputs.sql", [("demand_forecast", "forecast_accuracy"),
+                                                 ("demand_forecast", "input_drift")]),
 ])
-def test_each_request_binds_exactly_its_files_placeholders(builder, sql):
+def test_each_request_binds_exactly_its_files_placeholders(builder, sql, reads):
+    from batchml.operators.lineage import tables_read
+
     query = builder(sample())
     text = (INCLUDE_DIR / "sql" / "forecast_monitoring" / sql).read_text()
     statement, params = bind(text, query.parameters)  # raises on a missing or unused parameter
+    assert tables_read(statement, query.database) == reads  # what OpenLineage reports as the task's inputs
     assert query.database == "demand_forecast" and query.workgroup == "demand_forecast"
     if "raw_database" in query.parameters:
         assert '"retail".sales' in statement
