@@ -18,7 +18,7 @@ from pydantic import Field
 
 from batchml import naming
 from batchml.config import INCLUDE_DIR, GateSettings, PipelineSettings, QualitySettings, Strict
-from batchml.environment import EnvironmentConfig
+from batchml.environment import EnvironmentConfig, RunPlanBase
 from batchml.naming import S3Layout
 
 SCRIPTS_DIR = INCLUDE_DIR / "scripts" / "demand_forecast"
@@ -134,15 +134,10 @@ class Champion(Strict):
     model_data_url: str | None = None
 
 
-class RunPlan(Strict):
+class RunPlan(RunPlanBase):
     """Everything a run needs to know, decided once by its first task. It travels through XCom as JSON
     (``model_dump(mode="json")``), and every reader turns it back into this model (``RunPlan.of``)."""
 
-    pipeline: str
-    partition_date: date
-    run_id: str
-    run_type: str
-    env: EnvironmentConfig
     params: dict[str, Any]
     image_uri: str
     code: Code
@@ -152,27 +147,6 @@ class RunPlan(Strict):
     gate: GateSettings
     quality: QualitySettings
     champion: Champion | None = None
-
-    @classmethod
-    def of(cls, value: RunPlan | dict[str, Any]) -> RunPlan:
-        """The plan from its XCom value (JSON), validated; a plan passes through."""
-        return value if isinstance(value, cls) else cls.model_validate(value)
-
-    def to_xcom(self) -> dict[str, Any]:
-        return self.model_dump(mode="json")
-
-    @property
-    def region(self) -> str:
-        return self.env.region
-
-    @property
-    def day(self) -> str:
-        """D as YYYY-MM-DD: the partition value, the `dt=` segment, the date in every message."""
-        return naming.partition_value(self.partition_date)
-
-    def aws(self) -> dict[str, Any]:
-        """Connection and region for a hook."""
-        return {"aws_conn_id": self.env.aws_conn_id, "region_name": self.env.region}
 
 
 def history_days(params: dict[str, Any], settings: PipelineSettings) -> int:

@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import re
 from datetime import date, timedelta
-from typing import Any
 
 from pydantic import Field
 
-from batchml import naming
 from batchml.config import Strict
-from batchml.environment import EnvironmentConfig
+from batchml.environment import EnvironmentConfig, RunPlanBase
 from batchml.forecast_monitoring.settings import MonitoringAlerts, MonitoringSettings
 from batchml.naming import S3Layout
 
@@ -51,13 +49,10 @@ class Paths(Strict):
     alert_inputs: str
 
 
-class MonitorPlan(Strict):
-    pipeline: str
+class MonitorPlan(RunPlanBase):
+    """What one run for A needs to know (A is ``partition_date``)."""
+
     monitors: str
-    partition_date: date
-    run_id: str
-    run_type: str
-    env: EnvironmentConfig
     windows: Windows
     champion: Champion
     horizon_days: int
@@ -65,20 +60,6 @@ class MonitorPlan(Strict):
     missing_forecast_partitions: list[date] = Field(description="Days A-h with no published predictions partition.")
     paths: Paths
     alerts: MonitoringAlerts
-
-    @classmethod
-    def of(cls, value: MonitorPlan | dict[str, Any]) -> MonitorPlan:
-        return value if isinstance(value, cls) else cls.model_validate(value)
-
-    def to_xcom(self) -> dict[str, Any]:
-        return self.model_dump(mode="json")
-
-    @property
-    def day(self) -> str:
-        return naming.partition_value(self.partition_date)
-
-    def aws(self) -> dict[str, Any]:
-        return {"aws_conn_id": self.env.aws_conn_id, "region_name": self.env.region}
 
 
 def windows(day: date, settings: MonitoringSettings, champion: Champion) -> Windows:

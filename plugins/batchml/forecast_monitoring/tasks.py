@@ -79,20 +79,6 @@ def _published(env, origins: list[date]) -> set[date]:
     return found
 
 
-def _read_rows(run, uri: str) -> list[dict[str, Any]]:
-    """The rows a query unloaded under ``uri`` (a few dozen: the days the policy looks at)."""
-    import io
-
-    import pyarrow.parquet as pq
-    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
-
-    s3 = S3Hook(**run.aws())
-    bucket, prefix = S3Hook.parse_s3_url(uri)
-    keys = [k for k in s3.list_keys(bucket_name=bucket, prefix=prefix) or []
-            if not k.rsplit("/", 1)[-1].startswith(("_", "."))]
-    return [row for k in keys for row in pq.read_table(io.BytesIO(s3.get_key(k, bucket).get()["Body"].read())).to_pylist()]
-
-
 @task(multiple_outputs=False)
 def judge(run: dict[str, Any], inputs: dict[str, Any]) -> dict[str, Any]:
     """Warn or page by the policy (batchml.forecast_monitoring.policy) on the published metrics of A and the days
@@ -100,10 +86,11 @@ def judge(run: dict[str, Any], inputs: dict[str, Any]) -> dict[str, Any]:
     from batchml.alerts import send_warning
     from batchml.forecast_monitoring import policy
     from batchml.forecast_monitoring.plan import MonitorPlan
+    from batchml.operators.athena import read_unloaded
 
     plan = MonitorPlan.of(run)
     rules = plan.alerts
-    rows = _read_rows(plan, inputs["output_prefix"])
+    rows = read_unloaded(inputs["output_prefix"], **plan.aws())  # a few dozen: the days the policy looks at
     verdict = policy.judge(rows, plan.partition_date, rolling_days=rules.rolling_days,
                            max_wape_h1=rules.max_wape_h1, max_psi=rules.max_psi,
                            page_after_days=rules.page_after_days)
