@@ -113,10 +113,28 @@ def published(pipeline):
 
 @pytest.fixture(scope="module")
 def first_day(pipeline, published):
+    pipeline.sandbox.client.clear_access()
     code, log, seconds = run_monitoring(pipeline, A1)
     assert code == 0, log[-5000:]
     print(f"forecast_monitoring {A1}: {seconds:.1f} s")
-    return log
+    return log, pipeline.sandbox.client.access()  # and every call the sandbox authorised, as whom
+
+
+def test_every_call_of_a_monitoring_run_is_allowed_by_the_airflow_roles_policy(pipeline, first_day):
+    """IAM is enforced: the run succeeded with nothing refused, and each call it made is allowed by a statement
+    of the Airflow role in infra/demand-forecast.yaml as written (the monitor has no role of its own)."""
+    from tests.e2e.test_least_privilege import AIRFLOW_SESSION, _stack_refs
+    from tests.unit.test_infra_policies import matching_statements
+
+    entries = first_day[1]
+    assert not [e for e in entries if not e["allowed"]]
+    mine = [e for e in entries if AIRFLOW_SESSION in e["principal"]]
+    actions = {e["action"] for e in mine}
+    assert {"glue:CreatePartition", "athena:StartQueryExecution", "s3:ListBucket", "sagemaker:ListModelPackages",
+            "glue:GetPartitions"} <= actions, actions
+    refs = _stack_refs(pipeline)
+    denied = [e for e in mine if not matching_statements("AirflowRole", e["action"], e["resource"], refs, e["context"])]
+    assert not denied, denied
 
 
 def expected_accuracy(pipeline: Pipeline, day: date) -> pd.DataFrame:
@@ -154,7 +172,7 @@ def test_accuracy_rows_equal_a_pandas_computation_of_the_same_join(pipeline, fir
     assert (merged["forecast_rows"].astype(int) == merged["forecast_rows_athena"].astype(int)).all()
     # the missing origin is reported in every row, and nowhere fatal
     assert set(got["missing_forecast_partitions"]) == {str(MISSING)}
-    assert f"No published forecast partition for {MISSING}" in first_day
+    assert f"No published forecast partition for {MISSING}" in first_day[0]
     assert 0.0 < float(got.loc[got["scope"] == "overall", "wape"].iloc[0]) < 0.3
 
 
