@@ -289,3 +289,31 @@ def test_a_level_shift_warns_then_pages_after_n_days(pipeline, published, tmp_pa
                   ["psi"].iloc[0]) for d in days]
     assert psis == sorted(psis) and psis[0] < 0.05 < psis[-1], psis
     print("alert sequence:", json.dumps([(str(d), [m["text"] for m in messages[d]]) for d in days], indent=1))
+
+
+def test_a_failed_query_pages_once_to_the_forecasts_on_call_and_publishes_nothing(pipeline, published):
+    """Athena refuses every query: the measuring tasks fail after their retries, one page goes to the channel
+    of the `demand_forecast_env` Variable (the monitor has none of its own, and needs none), and no partition
+    is written for the day."""
+    from sandbox.profile import SLACK_CHANNEL
+
+    day = A1 - timedelta(days=5)
+    with pipeline.faults() as sandbox:
+        # A client error, which botocore does not retry itself: the task's own retries are what is tested.
+        sandbox.fail_calls("athena", "StartQueryExecution", "InvalidRequestException", count=None)
+        code, log, seconds = run_monitoring(pipeline, day)
+    print(f"failed forecast_monitoring {day}: {seconds:.1f} s")
+    assert code != 0
+    messages = alerts(pipeline, day)
+    # Both measuring tasks fail: the first to fail pages, the other replies in the run's thread without a mention.
+    [page] = [m for m in messages if m.get("thread_ts") in (None, m["ts"])]
+    replies = [m for m in messages if m is not page]
+    assert len(replies) == 1 and replies[0]["thread_ts"] == page["ts"]
+    assert ONCALL_HANDLE in json.dumps(page["blocks"]) and ONCALL_HANDLE not in json.dumps(replies[0]["blocks"])
+    assert re.search(r"forecast_monitoring\.measure_(accuracy|drift) failed for " + str(day), page["text"])
+    assert "InvalidRequestException" in page["text"] and "try 4/4" in page["text"]
+    assert page["channel_name"] == SLACK_CHANNEL.lstrip("#") and "Configuration problem" not in json.dumps(page["blocks"])
+    glue = pipeline.sandbox.boto3_client("glue")
+    for table in ("forecast_accuracy", "input_drift"):
+        assert glue.get_partitions(DatabaseName=FORECAST_DATABASE, TableName=table,
+                                   Expression=f"dt = '{day}'")["Partitions"] == [], table
