@@ -14,8 +14,7 @@ from sandbox.profile import pipeline_environment
 from tests import fast_settings
 from tests.conftest import REPO
 from tests.e2e.conftest import TEST_ENV
-from tools.demo import free_port
-from tools.stack import Stack
+from tools.stack import Stack, _unused_port
 
 ARTIFACTS = REPO / "test-artifacts"
 # Sales data ends the day before yesterday. Unpausing the DAG makes the scheduler create the run for
@@ -31,7 +30,9 @@ def stack(tmp_path_factory) -> Stack:
     # The fast settings (a cheaper model) and short retry delays, as in tests/e2e: these tests check
     # scheduling, backfills, pools and alerts, not the model.
     settings = fast_settings.write(tmp_path_factory.mktemp("fast-settings"))
-    s = Stack(tmp_path_factory.mktemp("stack"), api_port=free_port(18080), sandbox_port=free_port(14566),
+    # Ports the OS picks: a fixed preferred port is taken by whichever of two stacks starting at once (another
+    # checkout's tests) binds first, and the other's health check then reads the wrong api-server.
+    s = Stack(tmp_path_factory.mktemp("stack"), api_port=_unused_port(), sandbox_port=_unused_port(),
               seed_end=SEED_END.isoformat(), password=secrets.token_urlsafe(12),
               env={"AIRFLOW_VAR_DEMAND_FORECAST_ENV": json.dumps(env), "BATCHML_CONFIG_DIR": str(settings),
                    **TEST_ENV},

@@ -15,13 +15,13 @@ import psutil
 import pytest
 
 from tests.conftest import REPO
-from tools.demo import free_port
+from tools.stack import _unused_port
 
 pytestmark = pytest.mark.scheduler
 
 
 def test_ctrl_c_stops_everything_make_airflow_started(tmp_path):
-    api_port, sandbox_port = free_port(18280), free_port(14766)
+    api_port, sandbox_port = _unused_port(), _unused_port()
     out = tmp_path / "stack.out"
     with out.open("w") as sink:
         # Its own session, as a terminal would start it, so the SIGINT below reaches only this tool.
