@@ -216,3 +216,23 @@ def test_typos_in_free_form_settings_maps_are_dag_import_errors_naming_the_field
     (tmp_path / "demand_forecast.yaml").write_text(yaml.safe_dump(settings))
     [message] = DagBag(dag_folder=str(DAGS / "demand_forecast.py")).import_errors.values()
     assert "timeouts_minutes.trian: no task 'trian' in demand_forecast" in message
+
+
+def test_forecast_monitoring_waits_for_the_days_sales_then_measures_publishes_and_judges(bag):
+    """The second daily DAG: one chain, the data trigger deferrable, its SQL from include files, its two tables
+    published as Assets (what dashboard_refresh is triggered by), and one run at a time (a day's alert reads
+    the days before it)."""
+    dag = bag.dags["forecast_monitoring"]
+    upstream = {t.task_id: t.upstream_task_ids - {"prepare_run"} for t in dag.tasks}
+    assert upstream == {
+        "prepare_run": set(), "wait_for_sales": set(),
+        "measure_accuracy": {"wait_for_sales"}, "measure_drift": {"wait_for_sales"},
+        "publish_accuracy": {"measure_accuracy"}, "publish_drift": {"measure_drift"},
+        "read_alert_inputs": {"publish_accuracy", "publish_drift"}, "judge": {"read_alert_inputs"},
+    }
+    assert dag.get_task("wait_for_sales").deferrable and dag.max_active_runs == 1
+    for task_id in ("measure_accuracy", "measure_drift", "read_alert_inputs"):
+        task = dag.get_task(task_id)
+        assert task.deferrable and task.sql.startswith("-- forecast_monitoring:"), task_id
+    assert [a.name for a in dag.get_task("publish_accuracy").outlets] == ["demand_forecast.forecast_accuracy"]
+    assert [a.name for a in dag.get_task("publish_drift").outlets] == ["demand_forecast.input_drift"]
