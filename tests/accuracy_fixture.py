@@ -1,12 +1,7 @@
-"""A stand-in for forecast_monitoring's outputs, for tests of what reads them (the model-quality view), until that
-DAG lands: the Glue table ``demand_forecast.forecast_accuracy`` in its agreed shape, with one Parquet partition
-per day, and a day's evaluation files, written with the administrator key.
-
-The lead switches the callers to the seed (or to real forecast_monitoring runs) here, in one place.
-Contract (owned by forecast_monitoring): Parquet, partitioned by ``dt`` string YYYY-MM-DD (the actuals day A);
-columns scope ('overall'|'horizon'|'store'), horizon_days int (1..7 for 'horizon', else NULL), store_id string
-(for 'store', else NULL), wape, mae, bias double, forecast_rows bigint, actual_units double,
-missing_forecast_partitions string.
+"""Realised accuracy for tests of what reads it (the model-quality view): partitions of the seeded Glue table
+``demand_forecast.forecast_accuracy`` (infra/demand-forecast.yaml, written by forecast_monitoring), with made-up
+values whose shape the test knows, and a day's evaluation files; written with the administrator key. The real
+forecast_monitoring runs are checked in tests/e2e/test_forecast_monitoring_e2e.py; this writes many days cheaply.
 """
 
 from __future__ import annotations
@@ -17,13 +12,11 @@ import math
 from datetime import date
 
 from sandbox import profile
-from sandbox.seed import PARQUET_SD, table_input
 
 TABLE = "forecast_accuracy"
-LOCATION = f"s3://{profile.BUCKET}/{profile.PREFIX}/demand_forecast/accuracy/"
-COLUMNS = [("scope", "string", "overall | horizon | store"), ("horizon_days", "int", ""), ("store_id", "string", ""),
-           ("wape", "double", ""), ("mae", "double", ""), ("bias", "double", ""), ("forecast_rows", "bigint", ""),
-           ("actual_units", "double", ""), ("missing_forecast_partitions", "string", "")]
+# The table's columns, as forecast_monitoring writes them (asserted against the seeded table below).
+COLUMNS = ["scope", "horizon_days", "store_id", "wape", "mae", "bias", "forecast_rows", "actual_units",
+           "missing_forecast_partitions"]
 
 
 def wape(day: date, horizon: int) -> float:
@@ -32,18 +25,15 @@ def wape(day: date, horizon: int) -> float:
 
 
 def create_forecast_accuracy(session, endpoint: str, days: list[date]) -> list[tuple[date, int, float]]:
-    """The table and one partition per day (replacing any); returns the (day, horizon, WAPE) rows written."""
+    """One partition per day of the seeded table (replacing any); returns the (day, horizon, WAPE) rows written."""
     import pandas as pd
 
     glue = session.client("glue", endpoint_url=endpoint)
     s3 = session.client("s3", endpoint_url=endpoint)
-    table = table_input(TABLE, LOCATION, COLUMNS, PARQUET_SD, [("dt", "string", "actuals day, YYYY-MM-DD")],
-                        "Realised accuracy of the published forecasts (test stand-in for forecast_monitoring).")
-    try:
-        glue.delete_table(DatabaseName=profile.FORECAST_DATABASE, Name=TABLE)
-    except glue.exceptions.EntityNotFoundException:
-        pass
-    glue.create_table(DatabaseName=profile.FORECAST_DATABASE, TableInput=table)
+    table = glue.get_table(DatabaseName=profile.FORECAST_DATABASE, Name=TABLE)["Table"]
+    descriptor = table["StorageDescriptor"]
+    assert [c["Name"] for c in descriptor["Columns"]] == COLUMNS, descriptor["Columns"]
+    bucket, _, prefix = descriptor["Location"].removeprefix("s3://").partition("/")
     written = []
     for day in days:
         rows = [{"scope": "horizon", "horizon_days": h, "store_id": None, "wape": wape(day, h), "mae": 3.0 + h / 10,
@@ -53,11 +43,14 @@ def create_forecast_accuracy(session, endpoint: str, days: list[date]) -> list[t
         frame = pd.DataFrame(rows).astype({"horizon_days": "Int32", "forecast_rows": "int64"})
         buffer = io.BytesIO()
         frame.to_parquet(buffer, index=False)
-        key = f"{profile.PREFIX}/demand_forecast/accuracy/dt={day}/part-00000.parquet"
-        s3.put_object(Bucket=profile.BUCKET, Key=key, Body=buffer.getvalue())
-        location = f"{LOCATION}dt={day}/"
-        glue.create_partition(DatabaseName=profile.FORECAST_DATABASE, TableName=TABLE, PartitionInput={
-            "Values": [day.isoformat()], "StorageDescriptor": {**table["StorageDescriptor"], "Location": location}})
+        part = f"{prefix.rstrip('/')}/dt={day}/test-fixture/"
+        s3.put_object(Bucket=bucket, Key=f"{part}part-00000.parquet", Body=buffer.getvalue())
+        partition = {"Values": [day.isoformat()], "StorageDescriptor": {**descriptor, "Location": f"s3://{bucket}/{part}"}}
+        try:
+            glue.create_partition(DatabaseName=profile.FORECAST_DATABASE, TableName=TABLE, PartitionInput=partition)
+        except glue.exceptions.AlreadyExistsException:
+            glue.update_partition(DatabaseName=profile.FORECAST_DATABASE, TableName=TABLE,
+                                  PartitionValueList=[day.isoformat()], PartitionInput=partition)
         written += [(day, h, wape(day, h)) for h in range(1, 8)]
     return written
 

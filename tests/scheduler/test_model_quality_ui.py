@@ -3,8 +3,9 @@ renders with the realised accuracy Athena returns (one line per horizon, a point
 table show each day's decision, the evaluation plot loads, and the page is in Airflow's navigation. Then an extra
 link the plugin registers is clicked on a dashboard_refresh task. Screenshots go to test-artifacts/.
 
-Realised accuracy and evaluations come from tests/accuracy_fixture.py (a stand-in for forecast_monitoring's
-outputs until that DAG lands)."""
+Realised accuracy is written into the seeded forecast_accuracy table, and evaluations into S3, by
+tests/accuracy_fixture.py (45 days with values the test knows; forecast_monitoring's own runs are checked in
+tests/e2e/test_forecast_monitoring_e2e.py)."""
 
 from __future__ import annotations
 
