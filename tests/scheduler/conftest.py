@@ -61,9 +61,10 @@ def wait_for(predicate, timeout: float, interval: float = 3, what: str = "condit
     raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
-def backfill(stack: Stack, first: date, last: date, reprocess: str = "none", max_active_runs: int = 3) -> dict:
+def backfill(stack: Stack, first: date, last: date, reprocess: str = "none", max_active_runs: int = 3,
+             dag_id: str = "demand_forecast") -> dict:
     """The stack's own backfill (`tools/stack.py backfill`), which pauses the DAG meanwhile."""
-    return stack.create_backfill(first, last, reprocess=reprocess, max_active_runs=max_active_runs)
+    return stack.create_backfill(first, last, reprocess=reprocess, max_active_runs=max_active_runs, dag_id=dag_id)
 
 
 def wait_backfill(stack: Stack, backfill_id: int, timeout: float = 1500) -> dict:
@@ -71,9 +72,9 @@ def wait_backfill(stack: Stack, backfill_id: int, timeout: float = 1500) -> dict
                     timeout, what=f"backfill {backfill_id} to complete")
 
 
-def runs(stack: Stack) -> dict[str, dict]:
+def runs(stack: Stack, dag_id: str = "demand_forecast") -> dict[str, dict]:
     """The DAG's runs by partition day (logical date), backfill runs only."""
-    found = stack.api("GET", "/dags/demand_forecast/dagRuns?limit=100&run_type=backfill")["dag_runs"]
+    found = stack.api("GET", f"/dags/{dag_id}/dagRuns?limit=100&run_type=backfill")["dag_runs"]
     return {r["logical_date"][:10]: r for r in found}
 
 
