@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 DATE   ?=
 
-.PHONY: install demo test test-fast lint sandbox airflow airflow-prod bench lock clean
+.PHONY: install demo demo-loop test test-fast lint sandbox airflow airflow-prod bench lock clean
 
 install: $(VENV)/.installed
 
@@ -17,6 +17,11 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt constraints.txt
 demo: install
 	@tools/system-deps runtime
 	$(BIN)/python tools/demo.py $(if $(DATE),--date $(DATE))
+
+# The loop: the forecast for D (default: the day before the last seeded day), then forecast_monitoring for D+1.
+demo-loop: install
+	@tools/system-deps runtime
+	$(BIN)/python tools/demo.py --monitor $(if $(DATE),--date $(DATE))
 
 # Debian packages (Chromium for the UI test, ...) come from tools/system-packages.txt, installed when missing.
 # Workers for `make test`: the e2e and scheduler groups mostly wait on jobs and servers, so 4 workers keep

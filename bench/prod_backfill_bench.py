@@ -34,8 +34,8 @@ sys.path[:0] = [str(REPO), str(REPO / "plugins")]
 
 from sandbox.client import SandboxClient  # noqa: E402
 from sandbox.profile import pipeline_environment  # noqa: E402
-from tools.demo import free_port  # noqa: E402
 from tools.prod_stack import ProdStack  # noqa: E402
+from tools.stack import _unused_port  # noqa: E402
 
 
 def backfill(stack: ProdStack, first, last, max_active_runs: int) -> tuple[float, int]:
@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
             from tests import fast_settings
 
             env["BATCHML_CONFIG_DIR"] = str(fast_settings.write(Path(tmp) / "settings"))
-        stack = ProdStack(Path(tmp) / "stack", api_port=free_port(18680), sandbox_port=free_port(15066),
+        stack = ProdStack(Path(tmp) / "stack", api_port=_unused_port(), sandbox_port=_unused_port(),
                           seed_end=seed_end.isoformat(), password=secrets.token_urlsafe(12), env=env,
                           sandbox_args=("--max-concurrent-jobs", str(args.pool)))
         try:

@@ -106,6 +106,12 @@ class AccessRecord:
             if not group:
                 return [(action, "*", {})]
             return [(action, f"{arn}:log-group:{group}:" + (f"log-stream:{stream}" if stream else "*"), {})]
+        if info.service == "quicksight" and info.uri.get("DataSetId"):
+            # IAM's resource types: dataset/<id> and dataset/<id>/ingestion/<id> (not the API's data-set/...)
+            resource = f"arn:aws:quicksight:{region}:{account}:dataset/{info.uri['DataSetId']}"
+            if info.uri.get("IngestionId"):
+                resource += f"/ingestion/{info.uri['IngestionId']}"
+            return [(action, resource, {})]
         if info.service == "secretsmanager":
             return [(action, _secret_arn(params.get("SecretId", ""), region, account), {})]
         if info.service in ("sts", "iam"):

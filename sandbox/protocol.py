@@ -54,6 +54,8 @@ class RequestInfo:
     access_key: str | None = None
     body: bytes = b""
     query: dict[str, list[str]] = field(default_factory=dict)
+    #: the URI members of a rest-json request (``{DataSetId}`` in the operation's requestUri)
+    uri: dict[str, str] = field(default_factory=dict)
 
     @property
     def account_id(self) -> str:
@@ -91,7 +93,40 @@ def identify(environ: dict[str, Any], body: bytes, default_region: str) -> Reque
         operation = (form.get("Action") or query.get("Action") or [None])[0]
     elif service == "s3":
         operation = s3_operation(environ, query)
-    return RequestInfo(service, operation, region, access_key, body, query)
+    uri: dict[str, str] = {}
+    if operation is None and service and service_protocol(service) == "rest-json":
+        operation, uri = rest_json_operation(service, environ.get("REQUEST_METHOD", "GET"),
+                                             environ.get("PATH_INFO", "/"))
+    return RequestInfo(service, operation, region, access_key, body, query, uri)
+
+
+def rest_json_operation(service: str, method: str, path: str) -> tuple[str | None, dict[str, str]]:
+    """The operation of a rest-json request (QuickSight, ...) and its URI members, from the method and path
+    as the service's botocore model routes them (so fault injection and IAM see the operation's name)."""
+    from urllib.parse import unquote
+
+    for op_method, pattern, name in _rest_routes(service):
+        if op_method == method:
+            m = pattern.match(path)
+            if m:
+                return name, {k: unquote(v) for k, v in m.groupdict().items()}
+    return None, {}
+
+
+@functools.cache
+def _rest_routes(service: str) -> list[tuple[str, re.Pattern, str]]:
+    import botocore.session
+
+    model = botocore.session.get_session().get_service_model(service)
+    routes = []
+    for name in model.operation_names:
+        http = model.operation_model(name).http
+        uri = http["requestUri"].split("?", 1)[0]
+        regex = re.sub(r"\\\{(\w+)(?:\\\+)?\\\}", lambda m: f"(?P<{m.group(1)}>[^/]+)", re.escape(uri))
+        # literal segments first: /data-sets/{Id}/ingestions must not be taken for /data-sets/{Id}
+        routes.append((http["method"], re.compile(f"^{regex}$"), name, -uri.count("{")))
+    routes.sort(key=lambda r: r[3], reverse=True)
+    return [(m, p, n) for m, p, n, _ in routes]
 
 
 # Sub-resources (query keys) -> the name S3's operations give them: PUT /b?encryption is PutBucketEncryption.

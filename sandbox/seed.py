@@ -266,6 +266,7 @@ def seed(endpoint: str, *, end_date: str | None = None, days: int = 730, stores:
          ("is_holiday", "boolean", ""), ("holiday_name", "string", "null on ordinary days")],
         PARQUET_SD, description="Date dimension with public holidays, past and coming."))
 
+    data_sets = _dashboard_data_sets(session.client("quicksight", endpoint_url=endpoint, config=cfg))
     airflow = prepare_airflow_home()
     return {
         "endpoint": endpoint,
@@ -279,8 +280,27 @@ def seed(endpoint: str, *, end_date: str | None = None, days: int = 730, stores:
         "model_package_group": profile.MODEL_PACKAGE_GROUP,
         "athena_workgroup": profile.ATHENA_WORKGROUP,
         "sagemaker_role_arn": profile.ROLE_ARN,
+        "quicksight_data_sets": data_sets,
         "stack": stack,
     }
+
+
+def _dashboard_data_sets(quicksight) -> list[str]:
+    """The SPICE data sets dashboard_refresh refreshes (include/config/dashboard_refresh.yaml). On AWS the BI
+    team owns them (they are not in infra/); here the seed stands in for it (a re-seed replaces them)."""
+    import yaml
+
+    config = yaml.safe_load((profile.REPO_ROOT / "include" / "config" / "dashboard_refresh.yaml").read_text())
+    source = f"arn:aws:quicksight:{profile.REGION}:{profile.DEFAULT_ACCOUNT_ID}:datasource/demand-forecast-athena"
+    ids = []
+    for data_set in config["data_sets"]:
+        table = data_set["reads"][0].split(".", 1)
+        quicksight.create_data_set(
+            AwsAccountId=profile.DEFAULT_ACCOUNT_ID, DataSetId=data_set["id"], Name=data_set["id"], ImportMode="SPICE",
+            PhysicalTableMap={"t": {"RelationalTable": {"DataSourceArn": source, "Schema": table[0], "Name": table[1],
+                                                        "InputColumns": [{"Name": "dt", "Type": "STRING"}]}}})
+        ids.append(data_set["id"])
+    return ids
 
 
 STACK_NAME = "demand-forecast-sandbox"

@@ -6,7 +6,8 @@ Routing, in order:
 1. ``/_sandbox/...``: the control API and the Slack stand-in. S3 bucket names cannot start with
    ``_``, so this prefix never shadows a path-style S3 request.
 2. Fault injection: a registered fault for the request's service and operation answers instead.
-3. ``X-Amz-Target: SageMaker.*`` / ``AmazonAthena.*`` for operations the sandbox implements.
+3. ``X-Amz-Target: SageMaker.*`` / ``AmazonAthena.*``, and QuickSight's ingestion routes (rest-json, identified
+   from botocore's model), for operations the sandbox implements.
 4. Everything else: moto's own server application.
 """
 
@@ -209,7 +210,8 @@ class SandboxApp:
 
             wire = json.loads(json.dumps(result, default=str))
             self.ctx.record_violations(validate_output(service.name, info.operation, wire))
-        return json_response(result)
+        # rest-json outputs carry the HTTP status as a member (QuickSight's Status); it is not in the body
+        return json_response(result, status=int(result.pop("Status", 200)))
 
     # -- control API and Slack ---------------------------------------------------------------------------
     def _control(self, route: str, environ: dict[str, Any]) -> Response:
@@ -307,6 +309,9 @@ def build_app(ctx: SandboxContext) -> SandboxApp:
 
     services.append(SageMakerService(ctx))
     services.append(AthenaService(ctx))
+    from sandbox.quicksight import QuickSightService
+
+    services.append(QuickSightService(ctx))
     # The CloudFormation types moto lacks (the seed deploys infra/demand-forecast.yaml through moto).
     from sandbox import cfn
 

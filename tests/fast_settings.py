@@ -12,7 +12,7 @@ They are the shipped `include/config/demand_forecast.yaml` with two changes:
 
 The shipped settings stay covered by the config and DAG tests (tests/unit/test_config.py, tests/dags), train.py's
 hyperparameter handling by tests/jobs, and `make demo` trains at the shipped settings.
-Point `BATCHML_CONFIG_DIR` at `write(tmp_dir)`.
+Point `BATCHML_CONFIG_DIR` at `write(tmp_dir)`; the other pipelines' settings files are copied there unchanged.
 """
 
 from __future__ import annotations
@@ -34,4 +34,7 @@ def write(directory: Path) -> Path:
     settings["model"]["champion_poke_seconds"] = FAST_CHAMPION_POKE_SECONDS
     directory.mkdir(parents=True, exist_ok=True)
     (directory / SHIPPED.name).write_text(yaml.safe_dump(settings, sort_keys=False))
+    for other in SHIPPED.parent.glob("*.yaml"):  # the other pipelines' settings, as shipped
+        if other != SHIPPED:
+            (directory / other.name).write_text(other.read_text())
     return directory

@@ -4,6 +4,10 @@ Starts the sandbox, seeds it (`python -m sandbox seed`), prepares an Airflow hom
 (`python -m sandbox env`), runs `airflow dags test demand_forecast <DATE>` printing one line per task as
 it starts and ends, prints a summary (with the evaluation plot copied to .sandbox/), and stops the
 sandbox. Exits non-zero if the run failed.
+
+`make demo-loop` (``--monitor``) closes the loop: it forecasts the day before the last seeded one (D), then runs
+`airflow dags test forecast_monitoring <D+1>`, whose sales are seeded: the realised accuracy of D's forecast for
+D+1, the input drift, and what the alert policy said.
 """
 
 from __future__ import annotations
@@ -92,11 +96,11 @@ class Progress:
         print(text, file=self.out, flush=True)
 
 
-def run_dag(env: dict[str, str], day: str, log_path: Path) -> tuple[int, float]:
+def run_dag(env: dict[str, str], day: str, log_path: Path, dag_id: str = "demand_forecast") -> tuple[int, float]:
     started = time.monotonic()
     progress = Progress()
     with log_path.open("w") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "airflow", "dags", "test", "demand_forecast", day],
+        proc = subprocess.Popen([sys.executable, "-m", "airflow", "dags", "test", dag_id, day],
                                 env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         for line in proc.stdout:
             log.write(line)
@@ -132,9 +136,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=4566)
     parser.add_argument("--state-dir", default=str(REPO / ".sandbox"))
     parser.add_argument("--keep-running", action="store_true", help="leave the sandbox up afterwards")
+    parser.add_argument("--monitor", action="store_true", help="then run forecast_monitoring for the day after "
+                        "(default date: the day before the last seeded one, so the day after has its sales)")
     args = parser.parse_args(argv)
     last_seeded = (datetime.now(UTC).date() - timedelta(days=1)).isoformat()
-    day = args.date or last_seeded
+    day = args.date or (last_seeded if not args.monitor else
+                        (datetime.fromisoformat(last_seeded) - timedelta(days=1)).date().isoformat())
     state_dir, airflow_home = Path(args.state_dir), REPO / ".airflow"
     timings: dict[str, float] = {}
 
@@ -167,6 +174,8 @@ def main(argv: list[str] | None = None) -> int:
         if code != 0:
             print(f"\nThe run FAILED (exit {code}); last lines of {log_path}:")
             print("\n".join(log_path.read_text().splitlines()[-40:]))
+        if code == 0 and args.monitor:
+            code = monitor(env, endpoint, state_dir, day)
         return code
     finally:
         if args.keep_running:
@@ -174,6 +183,44 @@ def main(argv: list[str] | None = None) -> int:
         else:
             proc.terminate()
             proc.wait(timeout=30)
+
+
+def monitor(env: dict[str, str], endpoint: str, state_dir: Path, forecast_day: str) -> int:
+    """forecast_monitoring for the day after ``forecast_day``, and what it wrote, read back through Athena."""
+    from tools.inspect_run import athena_query
+
+    actuals = (datetime.fromisoformat(forecast_day) + timedelta(days=1)).date().isoformat()
+    print(f"\nRunning `airflow dags test forecast_monitoring {actuals}` (the forecast of {forecast_day} meets "
+          f"the sales of {actuals}) ...")
+    log_path = state_dir / f"demo-monitoring-{actuals}.log"
+    code, seconds = run_dag(env, actuals, log_path, "forecast_monitoring")
+    import boto3
+
+    athena = boto3.client("athena", endpoint_url=endpoint, region_name=profile.REGION,
+                          aws_access_key_id="sandbox", aws_secret_access_key="sandbox")
+
+    def query(sql: str) -> list[list[str | None]]:
+        return athena_query(athena, sql, database=profile.FORECAST_DATABASE, workgroup=profile.ATHENA_WORKGROUP,
+                            params=[f"'{actuals}'"])
+
+    print("-" * 100)
+    print(f"forecast_monitoring, actuals day {actuals}: {'SUCCESS' if code == 0 else 'FAILED'} ({seconds:.0f} s)")
+    if code == 0:
+        accuracy = query("SELECT scope, horizon_days, wape, mae, bias, forecast_rows, missing_forecast_partitions "
+                         "FROM forecast_accuracy WHERE dt = ? AND scope <> 'store' ORDER BY scope, horizon_days")[1:]
+        for scope, horizon, wape, mae, bias, rows, _ in accuracy:
+            label = f"{scope} h{horizon}" if horizon else scope
+            print(f"  {label:<12} " + (f"WAPE {float(wape):.4f}  MAE {float(mae):.3f}  bias {float(bias):+.4f}  "
+                                       if wape is not None else "no actuals  ") + f"({rows} forecasts)")
+        print(f"  forecast partitions missing (reported, not fatal): {(accuracy[0][6] if accuracy else '') or 'none'}")
+        for feature, psi, value in query("SELECT feature, psi, value FROM input_drift WHERE dt = ? ORDER BY feature")[1:]:
+            print(f"  drift {feature:<22} " + (f"PSI {float(psi):.4f}  " if psi else "") + f"value {float(value):.4f}")
+        slack = [m for m in SandboxClient(endpoint).slack_messages() if actuals in (m.get("text") or "")]
+        print(f"  Slack: {len(slack)} message(s)" + "".join(f"\n    {(m.get('text') or '')[:150]}" for m in slack))
+    else:
+        print("\n".join(log_path.read_text().splitlines()[-40:]))
+    print("-" * 100)
+    return code
 
 
 def print_report(r: dict, code: int) -> None:

@@ -185,7 +185,8 @@ class Stack:
             self.sandbox.terminate()
             self.sandbox.wait(timeout=30)
 
-    def create_backfill(self, first, last, *, reprocess: str = "none", max_active_runs: int = 3) -> dict:
+    def create_backfill(self, first, last, *, reprocess: str = "none", max_active_runs: int = 3,
+                        dag_id: str = "demand_forecast") -> dict:
         """Create a backfill through the REST API, with the DAG paused meanwhile (the README says why).
 
         Airflow 3.3.2 on SQLite, which `airflow standalone` uses, races a reprocessing backfill against the
@@ -195,13 +196,13 @@ class Stack:
         DAG paused the scheduler leaves those runs alone; a 503 is then safe to retry, as Airflow's cleanup
         intends. The DAG's paused state is restored afterwards.
         """
-        request = {"dag_id": "demand_forecast", "from_date": f"{first}T00:00:00Z", "to_date": f"{last}T00:00:00Z",
+        request = {"dag_id": dag_id, "from_date": f"{first}T00:00:00Z", "to_date": f"{last}T00:00:00Z",
                    "reprocess_behavior": reprocess, "max_active_runs": max_active_runs, "run_backwards": False,
                    "dag_run_conf": {}}
         if not self.pause_for_backfill:  # PostgreSQL (tools/prod_stack.py): row locks, no race to avoid
             return self.api("POST", "/backfills", request)
-        was_paused = self.api("GET", "/dags/demand_forecast")["is_paused"]
-        self.api("PATCH", "/dags/demand_forecast", {"is_paused": True})
+        was_paused = self.api("GET", f"/dags/{dag_id}")["is_paused"]
+        self.api("PATCH", f"/dags/{dag_id}", {"is_paused": True})
         try:
             for attempt in range(5):
                 try:
@@ -211,7 +212,7 @@ class Stack:
                         raise
                     time.sleep(2)
         finally:
-            self.api("PATCH", "/dags/demand_forecast", {"is_paused": was_paused})
+            self.api("PATCH", f"/dags/{dag_id}", {"is_paused": was_paused})
 
     @classmethod
     def attach(cls, root: Path) -> Stack:

@@ -156,28 +156,24 @@ class AlertSettings(Strict):
     publish_deadline_hours: float = Field(gt=0, le=72, description="Page if D is not published N hours after it.")
 
 
-class PipelineSettings(Strict):
-    """The validated settings file of one pipeline."""
+class PipelineBase(Strict):
+    """What every pipeline's settings file has: its name, owner, first partition, retries and timeouts, and how
+    it is loaded. A pipeline's own model adds its sections (``PipelineSettings`` for demand_forecast,
+    ``batchml.forecast_monitoring.settings.MonitoringSettings``)."""
 
     pipeline: str = Field(pattern=IDENTIFIER, description="The pipeline name every other name derives from.")
     owner: str = Field(min_length=1)
     tags: list[str] = Field(min_length=1)
     start_date: date = Field(description="The first partition the pipeline processes.")
     max_active_runs: int = Field(16, ge=1, le=64)
-    data: DataSettings
-    quality: QualitySettings
-    model: ModelSettings
-    gate: GateSettings
     retries: RetrySettings
     timeouts_minutes: dict[str, Annotated[float, Field(gt=0)]] = Field(
         json_schema_extra={"required": ["default"]},
         description="execution_timeout per task id, in minutes; 'default' for the others.")
-    sagemaker_pool: str = Field(pattern=NAME, description="Pool every SageMaker job task takes a slot of.")
-    alerts: AlertSettings
     source: str = Field("", exclude=True, description="Where the settings were read from (not a key of the file).")
 
     @classmethod
-    def load(cls, pipeline: str, path: Path | None = None) -> PipelineSettings:
+    def load(cls: type[S], pipeline: str, path: Path | None = None) -> S:
         import yaml
 
         # BATCHML_CONFIG_DIR lets a deployment (or a test) keep its settings files elsewhere.
@@ -198,6 +194,12 @@ class PipelineSettings(Strict):
 
     @property
     def name(self) -> str:
+        return self.pipeline
+
+    @property
+    def environment_pipeline(self) -> str:
+        """Whose ``<pipeline>_env`` Variable says where this pipeline runs and where its alerts go: its own,
+        unless it watches another pipeline's outputs (``MonitoringSettings.monitors``)."""
         return self.pipeline
 
     @property
@@ -223,6 +225,20 @@ class PipelineSettings(Strict):
     def timeout(self, task_id: str) -> timedelta:
         minutes = self.timeouts_minutes
         return timedelta(minutes=minutes.get(task_id, minutes["default"]))
+
+
+S = TypeVar("S", bound=PipelineBase)
+
+
+class PipelineSettings(PipelineBase):
+    """The validated settings file of the demand_forecast pipeline."""
+
+    data: DataSettings
+    quality: QualitySettings
+    model: ModelSettings
+    gate: GateSettings
+    sagemaker_pool: str = Field(pattern=NAME, description="Pool every SageMaker job task takes a slot of.")
+    alerts: AlertSettings
 
 
 # --- validation, shared with the environment -------------------------------------------------------------
@@ -254,7 +270,7 @@ def parse(model: type[M], document: Any, source: str) -> M:
         raise ConfigError(f"{source} is invalid:\n" + "\n".join(lines)) from None
 
 
-def _pipeline_problems(settings: PipelineSettings) -> list[str]:
+def _pipeline_problems(settings: PipelineBase) -> list[str]:
     """Names the schema cannot know: a pipeline package may check its settings against its job scripts and
     extracts with ``batchml.<pipeline>.contract.settings_problems`` (each problem ``path: message``)."""
     import importlib
@@ -266,7 +282,7 @@ def _pipeline_problems(settings: PipelineSettings) -> list[str]:
     return contract.settings_problems(settings)
 
 
-def unknown_task_ids(settings: PipelineSettings, task_ids: set[str]) -> None:
+def unknown_task_ids(settings: PipelineBase, task_ids: set[str]) -> None:
     """``timeouts_minutes`` may only name tasks of the DAG (and ``default``): a misspelt task id would
     silently give that task the default timeout."""
     unknown = sorted(set(settings.timeouts_minutes) - task_ids - {"default"})

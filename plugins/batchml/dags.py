@@ -6,24 +6,24 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from batchml.config import ConfigError, PipelineSettings, unknown_task_ids
+from batchml.config import ConfigError, PipelineBase, PipelineSettings, unknown_task_ids
 from batchml.notifiers import OnCallNotifier, RecoveryNotifier
 
 
-def default_args(settings: PipelineSettings) -> dict[str, Any]:
+def default_args(settings: PipelineBase) -> dict[str, Any]:
     """Every task: an owner, retries with exponential backoff capped by max_retry_delay, the default
     timeout, and a page to on-call when the last try fails."""
     return {
         "owner": settings.owner,
         **settings.retry_args(),
         "execution_timeout": settings.timeout("default"),
-        "on_failure_callback": OnCallNotifier(pipeline=settings.name, slack_conn_id=settings.alerts.slack_conn_id),
+        "on_failure_callback": OnCallNotifier(pipeline=settings.environment_pipeline, slack_conn_id=settings.alerts.slack_conn_id),
     }
 
 
-def recovery_callback(settings: PipelineSettings) -> RecoveryNotifier:
+def recovery_callback(settings: PipelineBase) -> RecoveryNotifier:
     """For the task that publishes a partition: a 'recovered' reply if that partition had failed."""
-    return RecoveryNotifier(pipeline=settings.name, slack_conn_id=settings.alerts.slack_conn_id)
+    return RecoveryNotifier(pipeline=settings.environment_pipeline, slack_conn_id=settings.alerts.slack_conn_id)
 
 
 def publish_deadline(settings: PipelineSettings):
@@ -53,7 +53,7 @@ def job_wait(settings: PipelineSettings) -> timedelta:
     return timedelta(minutes=settings.model.max_runtime_minutes + 30)
 
 
-def check_timeouts(dag, settings: PipelineSettings) -> None:
+def check_timeouts(dag, settings: PipelineBase) -> None:
     """Each task takes its timeout where the DAG file defines it (``execution_timeout=settings.timeout(id)``).
     A key of ``timeouts_minutes`` that names no task, or a task that does not take the timeout named for it,
     is an import error naming it: the settings would otherwise be silently ignored."""

@@ -10,7 +10,8 @@ from it.
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from datetime import date
+from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.json_schema import SkipJsonSchema
@@ -95,6 +96,44 @@ class EnvironmentConfig(Strict):
         """Read and validate the `<pipeline>_env` Variable (see read_variable)."""
         return cls.from_json(read_variable(pipeline, metadata_db=metadata_db),
                              f"Airflow Variable {variable_name(pipeline)!r}")
+
+
+class RunPlanBase(Strict):
+    """What every pipeline's run plan starts with (``RunPlan`` of demand_forecast, ``MonitorPlan`` of
+    forecast_monitoring): the pipeline, the partition day, the run and the environment. A plan travels through
+    XCom as JSON (``to_xcom``), and every reader turns it back into its model (``of``)."""
+
+    pipeline: str
+    partition_date: date
+    run_id: str
+    run_type: str
+    env: EnvironmentConfig
+
+    @classmethod
+    def of(cls: type[P], value: P | dict[str, Any]) -> P:
+        """The plan from its XCom value (JSON), validated; a plan passes through."""
+        return value if isinstance(value, cls) else cls.model_validate(value)
+
+    def to_xcom(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+    @property
+    def region(self) -> str:
+        return self.env.region
+
+    @property
+    def day(self) -> str:
+        """The partition day as YYYY-MM-DD: the partition value, the `dt=` segment, the date in every message."""
+        from batchml import naming
+
+        return naming.partition_value(self.partition_date)
+
+    def aws(self) -> dict[str, Any]:
+        """Connection and region for a hook."""
+        return {"aws_conn_id": self.env.aws_conn_id, "region_name": self.env.region}
+
+
+P = TypeVar("P", bound=RunPlanBase)
 
 
 class AlertRouting(BaseModel):

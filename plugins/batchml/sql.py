@@ -21,6 +21,23 @@ class SqlParameterError(ValueError):
     """A parameter that is missing, unused or of a type that cannot become a literal."""
 
 
+_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,127}$")
+
+
+class Identifier(str):
+    """A database name for a ``:name`` placeholder where SQL needs an identifier, not a value (a query that
+    joins tables of two databases: ``FROM :raw_database.sales``). Identifiers cannot be ExecutionParameters,
+    so it is written into the statement, double-quoted, and only if it is a plain lower-case Glue name."""
+
+    def __new__(cls, value: str) -> Identifier:
+        if not _IDENTIFIER.match(value):
+            raise SqlParameterError(f"{value!r} is not a Glue database or table name ([a-z_][a-z0-9_]*)")
+        return super().__new__(cls, value)
+
+    def quoted(self) -> str:
+        return f'"{self}"'
+
+
 def literal(value: Any) -> str:
     """A Python value as one Athena SQL literal."""
     if isinstance(value, bool):
@@ -65,8 +82,11 @@ def bind(sql: str, values: dict[str, Any]) -> tuple[str, list[str]]:
     parts, params, pos = [], [], 0
     for name, start, end in found:
         parts.append(sql[pos:start])
-        parts.append("?")
-        params.append(literal(values[name]))
+        if isinstance(values[name], Identifier):
+            parts.append(values[name].quoted())
+        else:
+            parts.append("?")
+            params.append(literal(values[name]))
         pos = end
     parts.append(sql[pos:])
     return "".join(parts), params

@@ -24,11 +24,12 @@ import contextlib, io, json, sys
 from airflow.cli import cli_parser
 from airflow.dag_processing.dagbag import DagBag
 
-tasks = DagBag(dag_folder=sys.argv[1]).dags["demand_forecast"].task_ids
+dag_id = sys.argv[2]
+tasks = DagBag(dag_folder=sys.argv[1]).dags[dag_id].task_ids
 parser = cli_parser.get_parser()
 results = {}
 for task_id in tasks:
-    args = parser.parse_args(["tasks", "render", "demand_forecast", task_id, "2026-11-20"])
+    args = parser.parse_args(["tasks", "render", dag_id, task_id, "2026-11-20"])
     out = io.StringIO()
     try:
         with contextlib.redirect_stdout(out):
@@ -40,21 +41,37 @@ print("RESULTS=" + json.dumps(results))
 """
 
 
-def test_every_task_renders(tmp_path, migrated_airflow_db):
+def _render_all(tmp_path, migrated_airflow_db, dag_id: str) -> dict[str, dict]:
     home = airflow_home_from(migrated_airflow_db, tmp_path / "home")
     env = {**os.environ, "AIRFLOW_HOME": str(home), "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
            "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"), "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins")}
     env.pop("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", None)
-    done = subprocess.run([sys.executable, "-c", SCRIPT, str(REPO / "dags")], cwd=REPO, env=env,
+    done = subprocess.run([sys.executable, "-c", SCRIPT, str(REPO / "dags"), dag_id], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=600)
     assert "RESULTS=" in done.stdout, done.stderr[-3000:]
-    results = json.loads(done.stdout.split("RESULTS=", 1)[1])
-    assert len(results) == 15
+    return json.loads(done.stdout.split("RESULTS=", 1)[1])
+
+
+def _check(results: dict[str, dict], taskflow_with_xcom_arguments: set[str]) -> None:
     for task_id, result in results.items():
-        if task_id in TASKFLOW_WITH_XCOM_ARGUMENTS:
+        if task_id in taskflow_with_xcom_arguments:
             assert not result["ok"] and "SUPERVISOR_COMMS" in result["output"], (task_id, result["output"][-500:])
         else:
             assert result["ok"], (task_id, result["output"][-2000:])
             assert "# property: " in result["output"], task_id
+
+
+def test_every_task_renders(tmp_path, migrated_airflow_db):
+    results = _render_all(tmp_path, migrated_airflow_db, "demand_forecast")
+    assert len(results) == 15
+    _check(results, TASKFLOW_WITH_XCOM_ARGUMENTS)
     # What the templates hold is shown: the Athena task's SQL file, read through the template search path.
     assert "-- demand_forecast:" in results["extract_training"]["output"]
+
+
+def test_every_forecast_monitoring_task_renders(tmp_path, migrated_airflow_db):
+    results = _render_all(tmp_path, migrated_airflow_db, "forecast_monitoring")
+    assert len(results) == 8
+    _check(results, {"judge"})
+    for task_id in ("measure_accuracy", "measure_drift", "read_alert_inputs"):
+        assert "-- forecast_monitoring:" in results[task_id]["output"], task_id

@@ -17,8 +17,8 @@ from tests.e2e.conftest import TEST_ENV
 # The scheduler tier's helpers work on any Stack: its backfill wait, and its backfill runs by partition day.
 from tests.scheduler.conftest import runs as backfill_runs  # noqa: F401
 from tests.scheduler.conftest import wait_backfill, wait_for  # noqa: F401
-from tools.demo import free_port
 from tools.prod_stack import ProdStack
+from tools.stack import _unused_port
 
 # Sales end the day before yesterday: the run the scheduler makes for yesterday waits for sales (deferred in
 # the triggerer) and never reaches SageMaker, so every SageMaker job here belongs to a day a test backfilled.
@@ -33,7 +33,8 @@ HEARTBEAT_TIMEOUT = 30
 def prod(tmp_path_factory) -> ProdStack:
     env = {**pipeline_environment(), "sagemaker_job_quota": POOL_SLOTS}
     settings = fast_settings.write(tmp_path_factory.mktemp("fast-settings"))
-    s = ProdStack(tmp_path_factory.mktemp("prod"), api_port=free_port(18580), sandbox_port=free_port(14966),
+    # Ports the OS picks, as the scheduler tier's stack does (a preferred port can go to another stack starting).
+    s = ProdStack(tmp_path_factory.mktemp("prod"), api_port=_unused_port(), sandbox_port=_unused_port(),
                   seed_end=SEED_END.isoformat(), password=secrets.token_urlsafe(12),
                   env={"AIRFLOW_VAR_DEMAND_FORECAST_ENV": json.dumps(env), "BATCHML_CONFIG_DIR": str(settings),
                        "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": str(HEARTBEAT_TIMEOUT),

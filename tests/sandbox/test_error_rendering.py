@@ -48,7 +48,7 @@ def _client(server, service, **config):
         ("athena", lambda c: c.list_executors(SessionId="s-1")),  # JSON
         ("logs", lambda c: c.stop_query(queryId="q-1")),  # JSON
         ("cloudwatch", lambda c: c.describe_anomaly_detectors()),  # JSON 1.0 (the model also lists CBOR)
-        ("quicksight", lambda c: c.describe_ingestion(AwsAccountId="123456789012", DataSetId="d", IngestionId="i")),
+        ("quicksight", lambda c: c.delete_dashboard(AwsAccountId="123456789012", DashboardId="d")),  # rest-json
     ],
 )
 def test_an_operation_moto_lacks_is_a_parseable_internal_failure(server, service, call):

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
+import shutil
 import time
 from datetime import UTC, date, datetime, timedelta
 
@@ -59,9 +61,10 @@ def wait_for(predicate, timeout: float, interval: float = 3, what: str = "condit
     raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
-def backfill(stack: Stack, first: date, last: date, reprocess: str = "none", max_active_runs: int = 3) -> dict:
+def backfill(stack: Stack, first: date, last: date, reprocess: str = "none", max_active_runs: int = 3,
+             dag_id: str = "demand_forecast") -> dict:
     """The stack's own backfill (`tools/stack.py backfill`), which pauses the DAG meanwhile."""
-    return stack.create_backfill(first, last, reprocess=reprocess, max_active_runs=max_active_runs)
+    return stack.create_backfill(first, last, reprocess=reprocess, max_active_runs=max_active_runs, dag_id=dag_id)
 
 
 def wait_backfill(stack: Stack, backfill_id: int, timeout: float = 1500) -> dict:
@@ -69,9 +72,9 @@ def wait_backfill(stack: Stack, backfill_id: int, timeout: float = 1500) -> dict
                     timeout, what=f"backfill {backfill_id} to complete")
 
 
-def runs(stack: Stack) -> dict[str, dict]:
+def runs(stack: Stack, dag_id: str = "demand_forecast") -> dict[str, dict]:
     """The DAG's runs by partition day (logical date), backfill runs only."""
-    found = stack.api("GET", "/dags/demand_forecast/dagRuns?limit=100&run_type=backfill")["dag_runs"]
+    found = stack.api("GET", f"/dags/{dag_id}/dagRuns?limit=100&run_type=backfill")["dag_runs"]
     return {r["logical_date"][:10]: r for r in found}
 
 
@@ -83,3 +86,31 @@ def task_states(stack: Stack, run_id: str) -> dict[str, str]:
 
 
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+
+
+# --- the browser (headless Chromium), for the UI tests -----------------------------------------------------
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def page(stack):
+    from playwright.sync_api import sync_playwright
+
+    assert shutil.which("chromium") or os.path.exists(CHROMIUM), (
+        "the UI test needs Debian's Chromium: apt-get install chromium (.ci/run does)")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        page = browser.new_page(viewport={"width": 1600, "height": 1000})
+        page.goto(f"{stack.url}/", wait_until="networkidle")
+        # The UI asks for a login first. The SPA redirects only after its first API call answers 401, which on a
+        # busy machine can come after "networkidle" (a CI run saw the page still at "/"), so wait for the redirect.
+        page.wait_for_url(re.compile(r"/auth/login"), timeout=30_000)
+        user, password = stack.login()
+        page.fill("input[name=username]", user)
+        page.fill("input[name=password]", password)
+        page.click("button:has-text('Sign in')")
+        page.wait_for_url(re.compile(rf"^{re.escape(stack.url)}/(?!auth)"), timeout=30_000)
+        yield page
+        browser.close()

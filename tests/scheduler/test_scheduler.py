@@ -1,5 +1,6 @@
 """demand_forecast under a real scheduler: backfills through the REST API, reprocessing, a failure that pages
-once in a thread, and clearing the failed task to resume (not restart) the run.
+once in a thread, and clearing the failed task to resume (not restart) the run; then forecast_monitoring
+backfilled over the days whose forecasts those runs published.
 
 The tests run in order and share one Airflow and one sandbox; each step builds on the previous one.
 """
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import timedelta
 
 import pytest
 
@@ -193,3 +195,46 @@ def test_clearing_the_failed_task_resumes_the_run(stack):
     assert len(top) == 1
     kinds = [m["metadata"]["event_payload"]["kind"] for m in replies if m["thread_ts"] == top[0]["ts"]]
     assert kinds == ["failure", "recovered"]
+
+
+# Actuals days with sales whose forecasts the runs above published: DAYS[0]'s for DAYS[1]; DAYS[0]'s and DAYS[1]'s
+# for DAYS[2].
+MONITORED = DAYS[1:]
+
+
+def test_monitoring_backfill_measures_the_published_forecasts_day_by_day(stack):
+    """forecast_monitoring backfilled by the scheduler, one run at a time as its README says: exactly the two
+    days, one accuracy and one drift partition each (repointing the partitions another test wrote there), and
+    the accuracy measured from the forecasts the demand_forecast runs above really published: a horizon for
+    each published origin, every other origin reported missing."""
+    import boto3
+
+    from tools.inspect_run import athena_query
+
+    kw = {"endpoint_url": stack.endpoint, "region_name": "us-east-1", "aws_access_key_id": "sandbox",
+          "aws_secret_access_key": "sandbox"}
+    glue, athena = boto3.client("glue", **kw), boto3.client("athena", **kw)
+    stack.api("PATCH", "/dags/forecast_monitoring", {"is_paused": False})  # backfill runs start only if unpaused
+    started = time.monotonic()
+    created = backfill(stack, MONITORED[0], MONITORED[-1], max_active_runs=1, dag_id="forecast_monitoring")
+    wait_backfill(stack, created["id"], timeout=900)
+    METRICS["monitoring_backfill_2_days_seconds"] = round(time.monotonic() - started, 1)
+    _save_metrics()
+    by_day = runs(stack, "forecast_monitoring")
+    assert sorted(by_day) == [d.isoformat() for d in MONITORED]
+    assert {r["state"] for r in by_day.values()} == {"success"}, by_day
+    published = {p["Values"][0] for p in glue.get_partitions(DatabaseName="demand_forecast",
+                                                             TableName="predictions")["Partitions"]}
+    for day in MONITORED:
+        for table in ("forecast_accuracy", "input_drift"):
+            location = glue.get_partition(DatabaseName="demand_forecast", TableName=table,
+                                          PartitionValues=[day.isoformat()])["Partition"]["StorageDescriptor"]["Location"]
+            assert f"/forecast_monitoring/{table.split('_')[-1]}/dt={day}/" in location, location
+        rows = athena_query(athena, "SELECT horizon_days, forecast_rows, wape, missing_forecast_partitions "
+                            "FROM forecast_accuracy WHERE dt = ? AND scope = 'horizon' ORDER BY horizon_days",
+                            database="demand_forecast", workgroup="demand_forecast", params=[f"'{day}'"])[1:]
+        origins = {h: (day - timedelta(days=h)).isoformat() for h in range(1, 8)}
+        assert [int(r[0]) for r in rows] == [h for h, origin in origins.items() if origin in published], rows
+        assert all(int(r[1]) > 100 and 0 < float(r[2]) < 1.5 for r in rows), rows
+        missing = sorted(origin for origin in origins.values() if origin not in published)
+        assert sorted(m for m in (rows[0][3] or "").split(",") if m) == missing

@@ -6,7 +6,6 @@ Screenshots go to test-artifacts/."""
 from __future__ import annotations
 
 import re
-import shutil
 from datetime import timedelta
 
 import pytest
@@ -15,31 +14,6 @@ from tests.scheduler.conftest import ARTIFACTS, DAYS, runs, wait_backfill, wait_
 from tools.inspect_run import inspect_partition
 
 pytestmark = pytest.mark.scheduler
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-
-@pytest.fixture(scope="module")
-def page(stack):
-    from playwright.sync_api import sync_playwright
-
-    assert shutil.which("chromium") or __import__("os").path.exists(CHROMIUM), (
-        "the UI test needs Debian's Chromium: apt-get install chromium (.ci/run does)")
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        page = browser.new_page(viewport={"width": 1600, "height": 1000})
-        page.goto(f"{stack.url}/", wait_until="networkidle")
-        # The UI asks for a login first. The SPA redirects only after its first API call answers 401, which on a
-        # busy machine can come after "networkidle" (a CI run saw the page still at "/"), so wait for the redirect.
-        page.wait_for_url(re.compile(r"/auth/login"), timeout=30_000)
-        user, password = stack.login()
-        page.fill("input[name=username]", user)
-        page.fill("input[name=password]", password)
-        page.click("button:has-text('Sign in')")
-        page.wait_for_url(re.compile(rf"^{re.escape(stack.url)}/(?!auth)"), timeout=30_000)
-        yield page
-        browser.close()
 
 
 def test_grid_shows_every_backfilled_run(stack, page):

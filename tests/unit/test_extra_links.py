@@ -42,3 +42,22 @@ def test_the_dag_serializes_its_links_by_name():
     restored = DagSerialization.from_dict(DagSerialization.to_dict(dag))
     assert set(restored.get_task("train").extra_links) == {"SageMaker job", "SageMaker job logs"}
     assert set(restored.get_task("extract_training").extra_links) == {"Athena query"}
+
+
+def test_quicksight_link_points_at_the_refreshed_data_set_and_the_plugin_registers_every_link():
+    import importlib.util
+
+    from batchml.operators.quicksight import QuickSightRefreshOperator
+    from tests.conftest import REPO
+
+    op = QuickSightRefreshOperator(task_id="refresh", data_set_id="demand-forecast-quality", ingestion_id="i",
+                                   region_name="eu-west-1")
+    [link] = op.operator_extra_links
+    assert link.get_link(op, ti_key=None) == (
+        "https://eu-west-1.quicksight.aws.amazon.com/sn/data-sets/demand-forecast-quality/view")
+    spec = importlib.util.spec_from_file_location("batchml_plugin", REPO / "plugins" / "batchml_plugin.py")
+    plugin = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(plugin)
+    registered = {type(link).__name__ for link in plugin.BatchMLPlugin.operator_extra_links}
+    assert registered == {"SageMakerJobLink", "SageMakerJobLogsLink", "AthenaQueryLink", "QuickSightDataSetLink"}
+    assert plugin.BatchMLPlugin.fastapi_apps[0]["url_prefix"] == "/model-quality"

@@ -182,6 +182,25 @@ def test_airflow_role_may_extract_publish_and_read_what_the_tasks_read():
                    "demand-forecast-train-20261120-1/algo-1-1700000000")
 
 
+def test_airflow_role_may_refresh_exactly_the_configured_dashboard_data_sets():
+    """The ingestions dashboard_refresh starts (ids from its request builder) may be created, watched and cancelled;
+    another data set's may not."""
+    from batchml.dashboard_refresh.requests import Event, refreshes
+    from batchml.dashboard_refresh.settings import RefreshSettings
+
+    settings = RefreshSettings.load("dashboard_refresh")
+    planned, _ = refreshes(settings, [Event("demand_forecast.predictions", "2026-11-20", "")], "manual__x")
+    assert {p["data_set_id"] for p in planned} == {d.id for d in settings.data_sets}
+    for p in planned:
+        arn = f"arn:aws:quicksight:{REGION}:{ACCOUNT}:dataset/{p['data_set_id']}/ingestion/{p['ingestion_id']}-2"
+        for action in ("CreateIngestion", "DescribeIngestion", "CancelIngestion"):
+            assert allowed("AirflowRole", f"quicksight:{action}", arn), (action, arn)
+    other = f"arn:aws:quicksight:{REGION}:{ACCOUNT}:dataset/finance-revenue/ingestion/x-1"
+    assert not allowed("AirflowRole", "quicksight:CreateIngestion", other)
+    assert not allowed("AirflowRole", "quicksight:DeleteDataSet",
+                       f"arn:aws:quicksight:{REGION}:{ACCOUNT}:dataset/demand-forecast-predictions")
+
+
 def _job_io(request: dict) -> tuple[list[str], list[str]]:
     if "ProcessingInputs" in request:
         return ([i["S3Input"]["S3Uri"] for i in request["ProcessingInputs"]],

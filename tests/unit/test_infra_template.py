@@ -132,7 +132,7 @@ def _s3_arns(role):
 
 @pytest.mark.parametrize("role", ROLES)
 def test_s3_access_is_this_buckets_prefixes(role):
-    allowed = (r"^\$\{Bucket\.Arn\}$", r"^\$\{Bucket\.Arn\}/\$\{Prefix\}/demand_forecast/([a-z]+/)?\*$",
+    allowed = (r"^\$\{Bucket\.Arn\}$", r"^\$\{Bucket\.Arn\}/\$\{Prefix\}/(demand_forecast|forecast_monitoring)/([a-z]+/)?\*$",
                r"^\$\{Bucket\.Arn\}/athena-results/\*$", r"^\$\{Bucket\.Arn\}/\$\{RawDataPrefix\}/\*$",
                r"^arn:\$\{AWS::Partition\}:s3:::\$\{RawDataBucket\}(/\$\{RawDataPrefix\}/\*)?$")
     for stmt, arn in _s3_arns(role):

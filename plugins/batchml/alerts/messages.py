@@ -151,15 +151,21 @@ def deadline_message(dag_id: str, partition: str, run_id: str, deadline: str, st
     return text, blocks
 
 
-def warning_message(title: str, details: dict[str, Any], log_url: str | None = None) -> tuple[str, list[dict[str, Any]]]:
-    """A heads-up that does not page: no on-call mention."""
+def warning_message(title: str, details: dict[str, Any], log_url: str | None = None, *,
+                    page_for: str | None = None) -> tuple[str, list[dict[str, Any]]]:
+    """A heads-up that does not page: no on-call mention. With ``page_for`` (the on-call handle), the same
+    message as a page: a page's icon and the mention (a metric breach that lasted, not a failed task)."""
     lines = "\n".join(f"*{k}*: {v}" for k, v in details.items())
+    icon = ":rotating_light:" if page_for is not None else ":warning:"
     blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text", "text": f":warning: {title}"[:150]}},
+        {"type": "header", "text": {"type": "plain_text", "text": f"{icon} {title}"[:150]}},
         {"type": "section", "text": {"type": "mrkdwn", "text": lines[:2900] or "-"}},
     ]
-    if log_url:
-        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f"<{log_url}|Task log>"}]})
+    footer = [f"<{log_url}|Task log>"] if log_url else []
+    if page_for:
+        footer.append(f"On call: {page_for}")
+    if footer:
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": " · ".join(footer)}]})
     return f"{title}: " + "; ".join(f"{k}: {v}" for k, v in details.items()), blocks
 
 

@@ -282,12 +282,15 @@ def route(pipeline: str, slack_conn_id: str) -> Route:
 
 
 def send_warning(pipeline: str, slack_conn_id: str, title: str, details: dict[str, Any],
-                 log_url: str | None = None) -> bool:
-    """Post a non-paging warning; False (and a log line) if Slack could not be reached."""
+                 log_url: str | None = None, *, page: bool = False) -> bool:
+    """Post a non-paging warning, or with ``page`` a page that mentions on-call (a metric breach that lasted:
+    the task itself succeeded, so no failure callback would page); False (and a log line) if Slack could not
+    be reached."""
     try:
-        text, blocks = warning_message(title, details, log_url)
-        SlackChannel(slack_conn_id, route(pipeline, slack_conn_id).channel).post(text, blocks)
+        where = route(pipeline, slack_conn_id)
+        text, blocks = warning_message(title, details, log_url, page_for=where.oncall_handle if page else None)
+        SlackChannel(slack_conn_id, where.channel).post(text, blocks)
         return True
     except Exception as e:
-        log.error("Slack warning failed: %s: %s", type(e).__name__, e)
+        log.error("Slack %s failed: %s: %s", "page" if page else "warning", type(e).__name__, e)
         return False

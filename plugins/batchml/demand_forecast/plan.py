@@ -18,7 +18,7 @@ from pydantic import Field
 
 from batchml import naming
 from batchml.config import INCLUDE_DIR, GateSettings, PipelineSettings, QualitySettings, Strict
-from batchml.environment import EnvironmentConfig
+from batchml.environment import EnvironmentConfig, RunPlanBase
 from batchml.naming import S3Layout
 
 SCRIPTS_DIR = INCLUDE_DIR / "scripts" / "demand_forecast"
@@ -29,7 +29,7 @@ class PlanError(ValueError):
 
 
 def partition_day(logical_date: datetime | None, now: datetime, *, first_day: date | None = None,
-                  history_days: int | None = None) -> date:
+                  history_days: int | None = None, pipeline: str = "demand_forecast") -> date:
     """D: the calendar day (UTC) of the run's logical date, which must be over and not before the
     pipeline's first partition (``start_date`` in the settings).
 
@@ -38,7 +38,7 @@ def partition_day(logical_date: datetime | None, now: datetime, *, first_day: da
     nothing. Without one, every run reaches this check, and an earlier day fails here and pages."""
     if logical_date is None:
         raise PlanError("this DAG processes the day of its logical date; trigger it with one (e.g. "
-                        "`airflow dags test demand_forecast 2026-11-20`, or the Logical date field in the UI)")
+                        f"`airflow dags test {pipeline} 2026-11-20`, or the Logical date field in the UI)")
     day = naming.partition_of(logical_date)
     if day >= now.date():
         raise PlanError(f"partition {day} is not complete yet (it ends {day + timedelta(days=1)} 00:00 UTC); "
@@ -48,8 +48,8 @@ def partition_day(logical_date: datetime | None, now: datetime, *, first_day: da
                  f"{day - timedelta(days=history_days - 1)})" if history_days else "")
         raise PlanError(
             f"partition {day} is before the pipeline's first partition {first_day} (`start_date` in "
-            f"include/config/demand_forecast.yaml), so it is not processed. To backfill it, set start_date to "
-            f"{day} or earlier{needs}, then run `airflow backfill create --dag-id demand_forecast "
+            f"include/config/{pipeline}.yaml), so it is not processed. To backfill it, set start_date to "
+            f"{day} or earlier{needs}, then run `airflow backfill create --dag-id {pipeline} "
             f"--from-date {day} --to-date {day}`")
     return day
 
@@ -134,15 +134,10 @@ class Champion(Strict):
     model_data_url: str | None = None
 
 
-class RunPlan(Strict):
+class RunPlan(RunPlanBase):
     """Everything a run needs to know, decided once by its first task. It travels through XCom as JSON
     (``model_dump(mode="json")``), and every reader turns it back into this model (``RunPlan.of``)."""
 
-    pipeline: str
-    partition_date: date
-    run_id: str
-    run_type: str
-    env: EnvironmentConfig
     params: dict[str, Any]
     image_uri: str
     code: Code
@@ -152,27 +147,6 @@ class RunPlan(Strict):
     gate: GateSettings
     quality: QualitySettings
     champion: Champion | None = None
-
-    @classmethod
-    def of(cls, value: RunPlan | dict[str, Any]) -> RunPlan:
-        """The plan from its XCom value (JSON), validated; a plan passes through."""
-        return value if isinstance(value, cls) else cls.model_validate(value)
-
-    def to_xcom(self) -> dict[str, Any]:
-        return self.model_dump(mode="json")
-
-    @property
-    def region(self) -> str:
-        return self.env.region
-
-    @property
-    def day(self) -> str:
-        """D as YYYY-MM-DD: the partition value, the `dt=` segment, the date in every message."""
-        return naming.partition_value(self.partition_date)
-
-    def aws(self) -> dict[str, Any]:
-        """Connection and region for a hook."""
-        return {"aws_conn_id": self.env.aws_conn_id, "region_name": self.env.region}
 
 
 def history_days(params: dict[str, Any], settings: PipelineSettings) -> int:

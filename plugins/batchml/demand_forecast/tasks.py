@@ -154,16 +154,9 @@ def _approved_packages(conn, group: str) -> list[dict[str, Any]]:
 
 def _read_profile(plan, uri: str) -> dict[str, Any]:
     """The one row the profile query unloaded (a few hundred bytes: the extracts stay in S3)."""
-    import io
+    from batchml.operators.athena import read_unloaded
 
-    import pyarrow.parquet as pq
-    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
-
-    s3 = S3Hook(**plan.aws())
-    bucket, prefix = S3Hook.parse_s3_url(uri)
-    keys = [k for k in s3.list_keys(bucket_name=bucket, prefix=prefix) or []
-            if not k.rsplit("/", 1)[-1].startswith(("_", "."))]
-    rows = [row for k in keys for row in pq.read_table(io.BytesIO(s3.get_key(k, bucket).get()["Body"].read())).to_pylist()]
+    rows = read_unloaded(uri, **plan.aws())
     if len(rows) != 1:
         raise AirflowFailException(f"the data profile under {uri} has {len(rows)} rows, expected 1")
     return rows[0]

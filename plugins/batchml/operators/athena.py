@@ -274,3 +274,18 @@ class AthenaUnloadOperator(IdempotentJob, AwsBaseOperator[AthenaHook]):
             self.hook.stop_query(query_id)
         except Exception:
             self.log.exception("Could not cancel query %s", query_id)
+
+
+def read_unloaded(uri: str, *, aws_conn_id: str, region_name: str) -> list[dict[str, Any]]:
+    """The rows an UNLOAD wrote under ``uri`` (Parquet), for a task that judges a query's small result (a profile,
+    a few days of metrics) in Airflow: results too large for a worker stay in S3 for the next job to read."""
+    import io
+
+    import pyarrow.parquet as pq
+    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+    s3 = S3Hook(aws_conn_id=aws_conn_id, region_name=region_name)
+    bucket, prefix = S3Hook.parse_s3_url(uri)
+    keys = [k for k in s3.list_keys(bucket_name=bucket, prefix=prefix) or []
+            if not k.rsplit("/", 1)[-1].startswith(("_", "."))]  # Athena's manifest and markers
+    return [row for k in keys for row in pq.read_table(io.BytesIO(s3.get_key(k, bucket).get()["Body"].read())).to_pylist()]

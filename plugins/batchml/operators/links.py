@@ -70,3 +70,17 @@ class AthenaQueryLink(BaseOperatorLink):
     def get_link(self, operator: Any, *, ti_key: TaskInstanceKey) -> str:
         query, region = _started(operator)
         return athena_query_url(query, region) if query and region else ""
+
+
+def quicksight_data_set_url(data_set_id: str, region: str) -> str:
+    return f"https://{region}.quicksight.aws.amazon.com/sn/data-sets/{quote(data_set_id, safe='')}/view"
+
+
+class QuickSightDataSetLink(BaseOperatorLink):
+    """The QuickSight data set this task refreshed (its refresh history lists the ingestion by id)."""
+
+    name = "QuickSight data set"
+
+    def get_link(self, operator: Any, *, ti_key: TaskInstanceKey) -> str:
+        data_set, region = getattr(operator, "data_set_id", None), getattr(operator, "region_name", None)
+        return quicksight_data_set_url(data_set, region) if data_set and region else ""

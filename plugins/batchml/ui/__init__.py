@@ -1,0 +1,1 @@
+"""The project's Airflow UI pages (registered by ``plugins/batchml_plugin.py``)."""

@@ -1,0 +1,82 @@
+"""QuickSightRefreshOperator against the sandbox's QuickSight: sync and deferred (the provider's trigger really run),
+a retry that attaches to the previous try's ingestion instead of starting a second one, and a failure that names
+QuickSight's error."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+from airflow.sdk.exceptions import AirflowException
+
+from batchml.operators.quicksight import QuickSightRefreshOperator
+from tests.conformance.operators import context, defer_and_resume
+
+ACCOUNT = "123456789012"
+
+
+@pytest.fixture
+def quicksight(aws, sandbox, unique, monkeypatch):
+    for key, value in sandbox.env().items():
+        if key.startswith("AWS_"):
+            monkeypatch.setenv(key, value)
+    qs = aws("quicksight")
+    data_set = f"ds-{unique}"
+    qs.create_data_set(AwsAccountId=ACCOUNT, DataSetId=data_set, Name=data_set, ImportMode="SPICE",
+                       PhysicalTableMap={"t": {"S3Source": {"DataSourceArn": f"arn:aws:quicksight:us-east-1:{ACCOUNT}:"
+                                                            "datasource/x",
+                                                            "InputColumns": [{"Name": "c", "Type": "STRING"}]}}})
+    return SimpleNamespace(client=qs, data_set=data_set, sandbox=sandbox)
+
+
+def _op(qs, **kw) -> QuickSightRefreshOperator:
+    return QuickSightRefreshOperator(task_id="refresh", data_set_id=qs.data_set, ingestion_id=f"{qs.data_set}-20261120-r",
+                                     partitions=["2026-11-20"], assets=["demand_forecast.predictions"],
+                                     aws_conn_id=None, region_name="us-east-1", waiter_delay=1, waiter_max_attempts=30,
+                                     **kw)
+
+
+def _ctx(try_number: int = 1) -> dict:
+    ctx = context()
+    ctx["ti"].try_number = try_number
+    return ctx
+
+
+def _ingestions(qs) -> dict[str, str]:
+    found = qs.client.list_ingestions(AwsAccountId=ACCOUNT, DataSetId=qs.data_set)["Ingestions"]
+    return {i["IngestionId"]: i["IngestionStatus"] for i in found}
+
+
+def test_sync_refresh_records_the_partition(quicksight):
+    result = _op(quicksight, deferrable=False).execute(_ctx())
+    assert result == {"data_set_id": quicksight.data_set, "ingestion_id": f"{quicksight.data_set}-20261120-r-1",
+                      "partitions": ["2026-11-20"], "assets": ["demand_forecast.predictions"],
+                      "status": "COMPLETED", "attached": False}
+    assert _ingestions(quicksight) == {f"{quicksight.data_set}-20261120-r-1": "COMPLETED"}
+
+
+def test_deferred_refresh_resumes_from_the_providers_trigger(quicksight):
+    result = defer_and_resume(_op(quicksight, deferrable=True), _ctx())
+    assert result["status"] == "COMPLETED" and result["ingestion_id"].endswith("-1")
+
+
+def test_a_retry_attaches_to_the_previous_trys_running_ingestion(quicksight):
+    quicksight.sandbox.client.slow_job(f"{quicksight.data_set}/*-1", 3)
+    quicksight.client.create_ingestion(AwsAccountId=ACCOUNT, DataSetId=quicksight.data_set,
+                                       IngestionId=f"{quicksight.data_set}-20261120-r-1")  # try 1's, still running
+    result = _op(quicksight, deferrable=False).execute(_ctx(try_number=2))
+    assert result["attached"] and result["ingestion_id"].endswith("-1")
+    assert _ingestions(quicksight) == {f"{quicksight.data_set}-20261120-r-1": "COMPLETED"}, "no second ingestion"
+
+
+def test_a_retry_after_a_failed_ingestion_starts_a_new_one(quicksight):
+    quicksight.sandbox.client.fail_job(f"{quicksight.data_set}/*-1", "CUSTOMER_ERROR: bad column")
+    with pytest.raises(AirflowException) as failed:
+        defer_and_resume(_op(quicksight, deferrable=True), _ctx())  # the trigger's real event: an error
+    message = str(failed.value)
+    assert f"{quicksight.data_set}-20261120-r-1 of data set {quicksight.data_set} ended FAILED" in message
+    assert "partitions 2026-11-20" in message and "CUSTOMER_ERROR: bad column" in message
+    result = _op(quicksight, deferrable=False).execute(_ctx(try_number=2))
+    assert not result["attached"] and result["ingestion_id"].endswith("-2")
+    assert _ingestions(quicksight) == {f"{quicksight.data_set}-20261120-r-1": "FAILED",
+                                       f"{quicksight.data_set}-20261120-r-2": "COMPLETED"}
