@@ -3,27 +3,19 @@ component a process of its own) and the sandbox, started once for the tier, with
 
 from __future__ import annotations
 
-import json
-import secrets
 from datetime import UTC, date, datetime, timedelta
 from urllib.parse import quote
 
 import pytest
 
-from sandbox.profile import pipeline_environment
-from tests import fast_settings
-from tests.e2e.conftest import TEST_ENV
-
 # The scheduler tier's helpers work on any Stack: its backfill wait, and its backfill runs by partition day.
 from tests.scheduler.conftest import runs as backfill_runs  # noqa: F401
-from tests.scheduler.conftest import wait_backfill, wait_for  # noqa: F401
+from tests.scheduler.conftest import serve, stack_arguments, wait_backfill, wait_for  # noqa: F401
 from tools.prod_stack import ProdStack
-from tools.stack import _unused_port
 
 # Sales end the day before yesterday: the run the scheduler makes for yesterday waits for sales (deferred in
 # the triggerer) and never reaches SageMaker, so every SageMaker job here belongs to a day a test backfilled.
 SEED_END = datetime.now(UTC).date() - timedelta(days=2)
-POOL_SLOTS = 2
 # How long a task may go without a heartbeat before the scheduler counts it lost (Airflow's default: 300 s).
 # Short here so that a killed worker's task is retried within the test; the README says what to use in production.
 HEARTBEAT_TIMEOUT = 30
@@ -31,25 +23,9 @@ HEARTBEAT_TIMEOUT = 30
 
 @pytest.fixture(scope="session")
 def prod(tmp_path_factory) -> ProdStack:
-    env = {**pipeline_environment(), "sagemaker_job_quota": POOL_SLOTS}
-    settings = fast_settings.write(tmp_path_factory.mktemp("fast-settings"))
-    # Ports the OS picks, as the scheduler tier's stack does (a preferred port can go to another stack starting).
-    s = ProdStack(tmp_path_factory.mktemp("prod"), api_port=_unused_port(), sandbox_port=_unused_port(),
-                  seed_end=SEED_END.isoformat(), password=secrets.token_urlsafe(12),
-                  env={"AIRFLOW_VAR_DEMAND_FORECAST_ENV": json.dumps(env), "BATCHML_CONFIG_DIR": str(settings),
-                       "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": str(HEARTBEAT_TIMEOUT),
-                       **TEST_ENV},
-                  sandbox_args=("--max-concurrent-jobs", str(POOL_SLOTS)))
-    try:
-        s.start()
-        s.api("PATCH", "/dags/demand_forecast", {"is_paused": False})
-        yield s
-    finally:
-        s.stop()
-        from tests.scheduler.conftest import ARTIFACTS
-
-        ARTIFACTS.mkdir(exist_ok=True)
-        (ARTIFACTS / "prod-stack.log").write_text(s.log_tail(400))
+    arguments = stack_arguments(tmp_path_factory, SEED_END,
+                                AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT=str(HEARTBEAT_TIMEOUT))
+    yield from serve(ProdStack(tmp_path_factory.mktemp("prod"), **arguments), "prod-stack.log", 400)
 
 
 def create_backfill(stack: ProdStack, first: date, last: date, reprocess: str = "none",

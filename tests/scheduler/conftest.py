@@ -26,29 +26,40 @@ DAYS = [SEED_END - timedelta(days=k) for k in (2, 1, 0)]
 POOL_SLOTS = 2  # smaller than the backfill's parallelism, so the pool visibly bounds it
 
 
-@pytest.fixture(scope="session")
-def stack(tmp_path_factory) -> Stack:
-    env = {**pipeline_environment(), "sagemaker_job_quota": POOL_SLOTS}
+def stack_arguments(tmp_path_factory, seed_end: date, **env: str) -> dict:
+    """What a test stack (tools/stack.py's Stack, or ProdStack) is built with: ports the OS picks, the fast
+    settings, the pipeline's environment Variable with the pool's quota, and the sandbox's job quota."""
+    variable = {**pipeline_environment(), "sagemaker_job_quota": POOL_SLOTS}
     # The fast settings (a cheaper model) and short retry delays, as in tests/e2e: these tests check
     # scheduling, backfills, pools and alerts, not the model.
     settings = fast_settings.write(tmp_path_factory.mktemp("fast-settings"))
     # Ports the OS picks: a fixed preferred port is taken by whichever of two stacks starting at once (another
     # checkout's tests) binds first, and the other's health check then reads the wrong api-server.
-    s = Stack(tmp_path_factory.mktemp("stack"), api_port=_unused_port(), sandbox_port=_unused_port(),
-              seed_end=SEED_END.isoformat(), password=secrets.token_urlsafe(12),
-              env={"AIRFLOW_VAR_DEMAND_FORECAST_ENV": json.dumps(env), "BATCHML_CONFIG_DIR": str(settings),
-                   **TEST_ENV},
-              # The sandbox's job quota is the pool's size, as the deploy sizes the pool from the account's
-              # quota: a task the pool let through too many would meet a real ResourceLimitExceeded.
-              sandbox_args=("--max-concurrent-jobs", str(POOL_SLOTS)))
+    return {"api_port": _unused_port(), "sandbox_port": _unused_port(), "seed_end": seed_end.isoformat(),
+            "password": secrets.token_urlsafe(12),
+            "env": {"AIRFLOW_VAR_DEMAND_FORECAST_ENV": json.dumps(variable), "BATCHML_CONFIG_DIR": str(settings),
+                    **TEST_ENV, **env},
+            # The sandbox's job quota is the pool's size, as the deploy sizes the pool from the account's
+            # quota: a task the pool let through too many would meet a real ResourceLimitExceeded.
+            "sandbox_args": ("--max-concurrent-jobs", str(POOL_SLOTS))}
+
+
+def serve(stack, log_name: str, lines: int):
+    """Start a test stack with demand_forecast unpaused, yield it, stop it and keep its log's tail."""
     try:
-        s.start()
-        s.api("PATCH", "/dags/demand_forecast", {"is_paused": False})
-        yield s
+        stack.start()
+        stack.api("PATCH", "/dags/demand_forecast", {"is_paused": False})
+        yield stack
     finally:
-        s.stop()
+        stack.stop()
         ARTIFACTS.mkdir(exist_ok=True)
-        (ARTIFACTS / "scheduler-airflow.log").write_text(s.log_tail(4000))
+        (ARTIFACTS / log_name).write_text(stack.log_tail(lines))
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory) -> Stack:
+    yield from serve(Stack(tmp_path_factory.mktemp("stack"), **stack_arguments(tmp_path_factory, SEED_END)),
+                     "scheduler-airflow.log", 4000)
 
 
 def wait_for(predicate, timeout: float, interval: float = 3, what: str = "condition"):
