@@ -8,6 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 from airflow.sdk.exceptions import AirflowException
+from botocore.exceptions import ClientError
 
 from batchml.operators.quicksight import QuickSightRefreshOperator
 from tests.conformance.operators import context, defer_and_resume
@@ -30,15 +31,16 @@ def quicksight(aws, sandbox, unique, monkeypatch):
 
 
 def _op(qs, **kw) -> QuickSightRefreshOperator:
-    return QuickSightRefreshOperator(task_id="refresh", data_set_id=qs.data_set, ingestion_id=f"{qs.data_set}-20261120-r",
+    return QuickSightRefreshOperator(task_id="refresh", retries=3, data_set_id=qs.data_set, ingestion_id=f"{qs.data_set}-20261120-r",
                                      partitions=["2026-11-20"], assets=["demand_forecast.predictions"],
                                      aws_conn_id=None, region_name="us-east-1", waiter_delay=1, waiter_max_attempts=30,
                                      **kw)
 
 
-def _ctx(try_number: int = 1) -> dict:
+def _ctx(try_number: int = 1, max_tries: int = 3) -> dict:
+    """A try of a task with retries=3 (max_tries 3 until it is cleared; each clear raises it by 4)."""
     ctx = context()
-    ctx["ti"].try_number = try_number
+    ctx["ti"].try_number, ctx["ti"].max_tries = try_number, max_tries
     return ctx
 
 
@@ -80,3 +82,38 @@ def test_a_retry_after_a_failed_ingestion_starts_a_new_one(quicksight):
     assert not result["attached"] and result["ingestion_id"].endswith("-2")
     assert _ingestions(quicksight) == {f"{quicksight.data_set}-20261120-r-1": "FAILED",
                                        f"{quicksight.data_set}-20261120-r-2": "COMPLETED"}
+
+
+def test_a_retry_after_a_try_that_attached_still_attaches(quicksight):
+    """Try 1 started -1; try 2 attached to it (starting none) and was failed anyway (Airflow 3.3 fails a deferred
+    try that resumed quickly with its stale defer-exit event, apache/airflow#72716): try 3 must find -1, not
+    look only for -2 and start a second refresh (what CI saw: two COMPLETED ingestions for one event)."""
+    ds = quicksight.data_set
+    quicksight.client.create_ingestion(AwsAccountId=ACCOUNT, DataSetId=ds, IngestionId=f"{ds}-20261120-r-1")
+    result = _op(quicksight, deferrable=False).execute(_ctx(try_number=3))
+    assert result["attached"] and result["ingestion_id"] == f"{ds}-20261120-r-1"
+    assert _ingestions(quicksight) == {f"{ds}-20261120-r-1": "COMPLETED"}, "no second ingestion"
+
+
+def test_a_cleared_task_refreshes_again(quicksight):
+    """After a clear (max_tries 3 -> 7, tries go on at 5) the completed ingestion of tries 1-4 is not this
+    chain's: the user asked for a new refresh."""
+    ds = quicksight.data_set
+    quicksight.client.create_ingestion(AwsAccountId=ACCOUNT, DataSetId=ds, IngestionId=f"{ds}-20261120-r-1")
+    result = _op(quicksight, deferrable=False).execute(_ctx(try_number=5, max_tries=7))
+    assert not result["attached"] and result["ingestion_id"] == f"{ds}-20261120-r-5"
+    assert _ingestions(quicksight) == {f"{ds}-20261120-r-1": "COMPLETED", f"{ds}-20261120-r-5": "COMPLETED"}
+
+
+def test_a_retry_that_cannot_see_the_earlier_ingestion_fails_instead_of_guessing(quicksight):
+    """Only ResourceNotFoundException means "that try started none"; a DescribeIngestion that keeps failing
+    otherwise fails the try (and it is retried) rather than risking a second refresh."""
+    ds = quicksight.data_set
+    quicksight.client.create_ingestion(AwsAccountId=ACCOUNT, DataSetId=ds, IngestionId=f"{ds}-20261120-r-1")
+    quicksight.sandbox.client.fail_calls("quicksight", "DescribeIngestion", "AccessDeniedException", count=None)
+    try:
+        with pytest.raises(ClientError, match="AccessDeniedException"):
+            _op(quicksight, deferrable=False).execute(_ctx(try_number=2))
+    finally:
+        quicksight.sandbox.client.clear_faults()
+    assert set(_ingestions(quicksight)) == {f"{ds}-20261120-r-1"}, "no second ingestion"

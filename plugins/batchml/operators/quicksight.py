@@ -6,7 +6,10 @@ Why extend and not use it as it is: three defects, each met in dashboard_refresh
   ``ingestion_id`` on every try: QuickSight answers ``ResourceExistsException`` and the retry can never
   succeed; with a new id per try, a try that failed *after* starting its ingestion (a worker lost while it
   waited) leaves one running and starts a second. Here each try's id ends in its try number, and a try first
-  looks at the previous try's ingestion: running or completed, it waits for that one instead of starting another.
+  looks at the newest ingestion an earlier try of the same clear started: running or completed, it waits for
+  that one instead of starting another. "Newest that exists", not "the previous try's": a try that attached
+  started none of its own, and Airflow 3.3 can fail a try that attached after it resumed (apache/airflow#72716:
+  a deferred task resumed quickly is failed by its own stale defer-exit event), so try 3 must still find try 1's.
 - **No partition.** Nothing says which data a refresh carried. Here the ingestion id carries the partition and
   the run (``batchml.dashboard_refresh.requests``), and the task's XCom records the partitions and Assets.
 - **A failure says "error while running" with the raw trigger event.** Here it names the data set, the
@@ -25,7 +28,9 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.amazon.aws.operators.quicksight import QuickSightCreateIngestionOperator
 from airflow.providers.amazon.aws.triggers.quicksight import QuickSightIngestionCompletedTrigger
 from airflow.sdk.exceptions import AirflowException
+from botocore.exceptions import ClientError
 
+from batchml.attempts import first_try
 from batchml.operators.links import QuickSightDataSetLink
 
 if TYPE_CHECKING:
@@ -56,12 +61,15 @@ class QuickSightRefreshOperator(QuickSightCreateIngestionOperator):
         self._attached = False
 
     def execute(self, context: Context) -> dict[str, Any]:
-        base, try_number = self.ingestion_id, int(context["ti"].try_number)
+        ti = context["ti"]
+        base, try_number = self.ingestion_id, int(ti.try_number)
         self.ingestion_id = f"{base}-{try_number}"
-        earlier = self._earlier_ingestion(base, try_number)
+        # Tries since the task was last cleared: a cleared run refreshes again, it does not attach.
+        first = min(first_try(getattr(ti, "max_tries", 0), self.retries), try_number)
+        earlier = self._earlier_ingestion(base, first, try_number)
         if earlier is not None:
             self.ingestion_id, self._attached = earlier, True
-            self.log.info("Try %s attaches to ingestion %s of the previous try (not finished or completed)",
+            self.log.info("Try %s attaches to ingestion %s of an earlier try (not finished or completed)",
                           try_number, earlier)
         else:
             self.log.info("Refreshing data set %s with ingestion %s (partitions %s)", self.data_set_id,
@@ -102,17 +110,25 @@ class QuickSightRefreshOperator(QuickSightCreateIngestionOperator):
             self.log.info("Ingestion %s not cancelled: %s", self.ingestion_id, e)
 
     # -- helpers -----------------------------------------------------------------------------------------
-    def _earlier_ingestion(self, base: str, try_number: int) -> str | None:
-        """The previous try's ingestion id if it is still going or completed, else None."""
-        if try_number <= 1:
-            return None
-        earlier = f"{base}-{try_number - 1}"
-        try:
-            status = self.hook.get_status(None, self.data_set_id, earlier)
-        except AirflowException as e:  # never created (the try failed before), or not visible
-            self.log.info("No ingestion %s from the previous try (%s)", earlier, e)
-            return None
-        return earlier if status in _ATTACHABLE else None
+    def _earlier_ingestion(self, base: str, first: int, try_number: int) -> str | None:
+        """The newest ingestion tries ``first`` .. ``try_number - 1`` started, if it is still going or
+        completed; else None (none started, or the newest one failed or was cancelled: start another)."""
+        for k in range(try_number - 1, first - 1, -1):
+            earlier = f"{base}-{k}"
+            try:
+                found = self.hook.conn.describe_ingestion(AwsAccountId=self.hook.account_id,
+                                                          DataSetId=self.data_set_id, IngestionId=earlier)
+            except ClientError as e:
+                # Only "no such ingestion" means try k started none (it attached, or failed before); any other
+                # error fails this try, as guessing "none" could start a second refresh.
+                if e.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
+                    raise
+                self.log.info("No ingestion %s: try %s started none", earlier, k)
+                continue
+            status = found["Ingestion"]["IngestionStatus"]
+            self.log.info("Ingestion %s of try %s is %s", earlier, k, status)
+            return earlier if status in _ATTACHABLE else None
+        return None
 
     def _failure(self) -> AirflowException:
         info = self.hook.get_error_info(None, self.data_set_id, self.ingestion_id) or {}
