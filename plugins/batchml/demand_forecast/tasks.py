@@ -9,9 +9,11 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from airflow.sdk import get_current_context, task
+from airflow.sdk import get_current_context
 from airflow.sdk.exceptions import AirflowFailException
 
+# airflow.sdk's task, but XComArg arguments resolve when the task runs, so `airflow tasks render` works
+from batchml.decorators import task
 from batchml.naming import run_type_of
 
 PIPELINE = "demand_forecast"
