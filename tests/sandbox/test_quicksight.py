@@ -1,5 +1,8 @@
 """QuickSight SPICE ingestions in the sandbox, through boto3 unchanged: the lifecycle (INITIALIZED, RUNNING,
-then COMPLETED, or FAILED when the data set does not exist), listing, duplicates, cancel and fault injection."""
+then COMPLETED, or FAILED when the data set does not exist), listing, duplicates, cancel and fault injection.
+
+An ingestion runs for 1 s by default. Where a test must see one RUNNING, a job fault lengthens its run (by
+seconds, or a minute when it is never waited for): on a loaded machine, a second can pass between two calls."""
 
 from __future__ import annotations
 
@@ -34,10 +37,12 @@ def _wait(qs, data_set_id: str, ingestion_id: str, timeout: float = 15) -> tuple
     raise AssertionError(f"ingestion {ingestion_id} did not end: {seen}")
 
 
-def test_an_ingestion_runs_then_completes_and_is_listed(aws, unique):
+def test_an_ingestion_runs_then_completes_and_is_listed(sandbox, aws, unique):
     qs = aws("quicksight")
     ds = f"ds-{unique}"
     _data_set(qs, ds)
+    sandbox.client.slow_job(f"{ds}/i-1", 4)
+    sandbox.client.slow_job(f"{ds}/i-2", 60)
     created = qs.create_ingestion(AwsAccountId=ACCOUNT, DataSetId=ds, IngestionId="i-1")
     assert created["Status"] == 201 and created["IngestionStatus"] == "INITIALIZED"
     assert created["Arn"] == f"arn:aws:quicksight:us-east-1:{ACCOUNT}:dataset/{ds}/ingestion/i-1"
@@ -52,8 +57,9 @@ def test_an_ingestion_runs_then_completes_and_is_listed(aws, unique):
     assert listed == {"i-1": "COMPLETED", "i-2": "RUNNING"}
 
 
-def test_an_ingestion_of_a_missing_data_set_fails_with_the_reason(aws, unique):
+def test_an_ingestion_of_a_missing_data_set_fails_with_the_reason(sandbox, aws, unique):
     qs = aws("quicksight")
+    sandbox.client.slow_job(f"nope-{unique}/i-1", 4)
     qs.create_ingestion(AwsAccountId=ACCOUNT, DataSetId=f"nope-{unique}", IngestionId="i-1")
     seen, ingestion = _wait(qs, f"nope-{unique}", "i-1")
     assert seen == ["RUNNING", "FAILED"]
@@ -61,10 +67,11 @@ def test_an_ingestion_of_a_missing_data_set_fails_with_the_reason(aws, unique):
     assert f"nope-{unique} does not exist" in ingestion["ErrorInfo"]["Message"]
 
 
-def test_duplicates_unknown_ids_and_cancel_answer_as_aws(aws, unique):
+def test_duplicates_unknown_ids_and_cancel_answer_as_aws(sandbox, aws, unique):
     qs = aws("quicksight", config=NO_RETRY)
     ds = f"ds-{unique}"
     _data_set(qs, ds)
+    sandbox.client.slow_job(f"{ds}/i-1", 60)  # still running when cancelled
     qs.create_ingestion(AwsAccountId=ACCOUNT, DataSetId=ds, IngestionId="i-1")
     with pytest.raises(qs.exceptions.ResourceExistsException):
         qs.create_ingestion(AwsAccountId=ACCOUNT, DataSetId=ds, IngestionId="i-1")
@@ -88,9 +95,9 @@ def test_faults_throttle_calls_and_fail_or_slow_ingestions(sandbox, aws, unique)
     sandbox.client.fail_job(f"{ds}/i-bad", "SQL_TABLE_NOT_FOUND: table x is gone")
     qs.create_ingestion(AwsAccountId=ACCOUNT, DataSetId=ds, IngestionId="i-bad")
     assert _wait(qs, ds, "i-bad")[1]["ErrorInfo"] == {"Type": "SQL_TABLE_NOT_FOUND", "Message": "table x is gone"}
-    sandbox.client.slow_job(f"{ds}/i-slow", 2)
+    sandbox.client.slow_job(f"{ds}/i-slow", 6)
     qs.create_ingestion(AwsAccountId=ACCOUNT, DataSetId=ds, IngestionId="i-slow")
-    time.sleep(1.5)  # past the default run time: still running
+    time.sleep(1.5)  # past the default run time: still running (until 7 s)
     assert qs.describe_ingestion(AwsAccountId=ACCOUNT, DataSetId=ds,
                                  IngestionId="i-slow")["Ingestion"]["IngestionStatus"] == "RUNNING"
     assert _wait(qs, ds, "i-slow")[1]["IngestionStatus"] == "COMPLETED"
