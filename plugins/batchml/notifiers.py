@@ -47,12 +47,44 @@ class OnCallNotifier(_PipelineSlackNotifier):
             where = route(self.pipeline, self.slack_conn_id)
             if where.problem:
                 log.error("Alert routing: %s; fallback channel: %s", where.problem, where.channel or "none")
-            alert = Alert.from_context(context, where.oncall_handle, notice=where.notice)
+            alert = Alert.from_context(_with_aws_failure(context), where.oncall_handle, notice=where.notice)
             channel = SlackChannel(self.slack_conn_id, where.channel)
             outcome = page_failure(channel, alert)
             log.info("Slack alert for %s.%s %s: %s", alert.dag_id, alert.task_id, alert.partition, outcome)
         except Exception as e:  # the task already failed; a Slack problem must not change that or hide it
             log.error("Slack alert failed (the task's own state is unchanged): %s: %s", type(e).__name__, e)
+
+
+# How long the scheduler's copy may spend looking up the AWS reason: it runs in the dag-processor, which kills a
+# file's processing (parsing, callbacks, the page itself) after [dag_processor] dag_file_processor_timeout (50 s).
+LOOKUP_SECONDS = 15
+
+
+def _with_aws_failure(context: Context) -> Context:
+    """The context, with the exception the try's AWS work ended with when Airflow passed none: the scheduler's
+    copy of a failure (a lost worker, apache/airflow#72716) carries no exception, and the page would say "none
+    reported" although SageMaker or Athena recorded why (``IdempotentJob.failure_of_try``). Bounded by
+    ``LOOKUP_SECONDS``: an unreachable AWS endpoint must delay the page, not lose it."""
+    import threading
+
+    task = context.get("task")
+    if context.get("exception") is not None or not hasattr(task, "failure_of_try"):
+        return context
+    found: list = []
+
+    def look_up() -> None:
+        try:
+            found.append(task.failure_of_try(context))
+        except Exception as e:  # the page goes out regardless, without the reason
+            log.warning("Could not look up what ended the try's AWS work: %s: %s", type(e).__name__, e)
+
+    worker = threading.Thread(target=look_up, name="aws-failure-lookup", daemon=True)
+    worker.start()
+    worker.join(LOOKUP_SECONDS)
+    if worker.is_alive():
+        log.warning("Gave up looking up what ended the try's AWS work after %s s; paging without it.", LOOKUP_SECONDS)
+        return context
+    return {**context, "exception": found[0]} if found and found[0] is not None else context  # type: ignore[return-value]
 
 
 class RecoveryNotifier(_PipelineSlackNotifier):

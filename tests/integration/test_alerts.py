@@ -252,3 +252,55 @@ def test_without_a_fallback_the_failed_alert_names_the_problem(slack, monkeypatc
         _failure_context("2026-11-20", RuntimeError("boom")))
     assert "'demand_forecast_env' is not valid JSON" in caplog.text and "fallback channel: none" in caplog.text
     assert mine(slack) == []
+
+
+def test_a_failure_airflow_reports_without_an_exception_still_pages_with_sagemakers_reason(slack, aws_env, bucket, unique):
+    """When Airflow fails a try itself (a lost worker, apache/airflow#72716), the scheduler runs the failure
+    callback through the dag-processor with no exception in the context. The notifier looks up what ended the
+    try's job, on the operator as the dag-processor parsed it, and the page carries SageMaker's reason."""
+    from datetime import UTC, datetime
+
+    from tests.integration.test_operators import context, jobs, processing_op
+
+    prefix, reason = f"{unique}-pre-20261120", "AlgorithmError: the instance ran out of memory"
+    aws_env.client.fail_job(f"{prefix}-1", reason, count=1)
+    with pytest.raises(Exception, match="ran out of memory"):  # the worker's try; say it died before paging
+        processing_op("pre", prefix, bucket).execute(context("pre", 1))
+    notifier = OnCallNotifier(pipeline="demand_forecast", slack_conn_id="slack_bot")
+    scheduler_copy = {**context("pre", 1), "task": processing_op("pre", prefix, bucket),
+                      "logical_date": datetime(2026, 11, 20, tzinfo=UTC)}
+    notifier.notify(scheduler_copy)
+    [page] = mine(slack)
+    assert reason in page["text"] and "2026-11-20" in page["text"], page["text"]
+    assert f"```{reason}```" in json.dumps(page["blocks"])  # the AWS reason block, not "none reported"
+    assert [j["ProcessingJobStatus"] for j in jobs(aws_env, prefix)] == ["Failed"]  # looking launched nothing
+
+    # A try whose job did not fail (here: another run's try, which launched none) pages without a reason.
+    notifier.notify({**scheduler_copy, "ti": context("pre", 1, run_id="manual__other")["ti"]})
+    other = [m for m in mine(slack) if m["ts"] != page["ts"]]
+    assert len(other) == 1 and "none reported" in json.dumps(other[0]["blocks"]), other
+
+
+def test_a_lookup_that_hangs_delays_the_page_but_does_not_lose_it(slack, aws_env, bucket, unique, monkeypatch):
+    """The scheduler's copy runs in the dag-processor, which kills it after 50 s: a SageMaker endpoint that does not
+    answer must not take the page with it. The lookup is given up after LOOKUP_SECONDS and the page goes out."""
+    import time
+    from datetime import UTC, datetime
+
+    from batchml import notifiers
+    from tests.integration.test_operators import context, processing_op
+
+    monkeypatch.setattr(notifiers, "LOOKUP_SECONDS", 2)
+    prefix = f"{unique}-pre-20261120"
+    aws_env.client.fail_calls("sagemaker", "ListProcessingJobs", error=None, delay_seconds=30, count=None)
+    started = time.monotonic()
+    try:
+        OnCallNotifier(pipeline="demand_forecast", slack_conn_id="slack_bot").notify(
+            {**context("pre", 1), "task": processing_op("pre", prefix, bucket),
+             "logical_date": datetime(2026, 11, 20, tzinfo=UTC)})
+    finally:
+        aws_env.client.clear_faults()
+    took = time.monotonic() - started
+    [page] = mine(slack)
+    assert "none reported" in json.dumps(page["blocks"]) and "it_dag.pre failed for 2026-11-20" in page["text"]
+    assert took < 20, f"the page waited {took:.0f} s for the lookup"

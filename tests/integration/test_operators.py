@@ -60,22 +60,6 @@ def context(task_id: str, try_number: int, *, max_tries: int = 3, run_id: str = 
             "dag_run": SimpleNamespace(start_date=run_started)}
 
 
-@pytest.fixture
-def aws_env(sandbox, monkeypatch):
-    for key, value in sandbox.env().items():
-        if key.startswith("AWS_"):
-            monkeypatch.setenv(key, value)
-    return sandbox
-
-
-@pytest.fixture
-def bucket(aws_env, unique):
-    s3 = aws_env.boto3_client("s3")
-    s3.create_bucket(Bucket=unique)
-    s3.put_object(Bucket=unique, Key="code/job.py", Body=SCRIPT)
-    return unique
-
-
 def processing_op(task_id: str, prefix: str, bucket: str, sleep: float = 0, **kwargs) -> SageMakerProcessingJobOperator:
     def request(job_name: str) -> dict:
         return job_requests.processing_job(
@@ -397,6 +381,13 @@ def test_unload_failure_carries_athenas_reason(aws_env, sales):
         unload_op(sales, "SELECT missing_column FROM sales WHERE dt = :day", {"day": "2026-11-20"}).execute(
             context("extract", 1))
     assert "COLUMN_NOT_FOUND" in err.value.aws_reason
+    # What the scheduler's copy of this failure finds, on a freshly parsed operator (no exception in its context).
+    looked_up = unload_op(sales, "SELECT missing_column FROM sales WHERE dt = :day", {"day": "2026-11-20"}
+                          ).failure_of_try(context("extract", 1))
+    assert isinstance(looked_up, AthenaQueryFailed) and looked_up.aws_reason == err.value.aws_reason
+    # Another run's try started no query: nothing to report, and nothing is started by looking.
+    assert unload_op(sales, "SELECT 1", {}).failure_of_try(context("extract", 1, run_id="manual__other")) is None
+    assert len(aws_env.boto3_client("athena").list_query_executions(WorkGroup=sales)["QueryExecutionIds"]) == 1
 
 
 def test_a_sync_wait_past_max_wait_stops_the_job_and_fails(aws_env, bucket, unique):

@@ -163,3 +163,37 @@ def test_the_schedulers_copy_of_a_failure_is_not_a_second_alert(stack):
         _nothing_published(stack, day)
     finally:
         _cleanup(stack, [day], before)
+
+
+def test_the_schedulers_copy_alone_still_pages_with_the_jobs_reason(stack):
+    """The worker can die before it pages: Airflow 3.3 fails a deferred try that resumed within seconds from a
+    stale executor event and kills its worker (apache/airflow#72716), or the worker is OOM-killed. Then only the
+    scheduler's copy of the failure is left, run by the dag-processor with no exception in its context, and the
+    page must still quote SageMaker's reason: the notifier looks up the try's job (IdempotentJob.failure_of_try)."""
+    from slack_sdk import WebClient
+
+    day = SEED_END - timedelta(days=11)
+    reason = "AlgorithmError: injected: the processing instance ran out of disk"
+    client = SandboxClient(stack.endpoint)
+    before = _slack_now(stack)
+    try:
+        client.fail_job(f"demand-forecast-preprocess-{day:%Y%m%d}-*", reason, count=None)
+        created = backfill(stack, day, day, max_active_runs=1)
+        wait_backfill(stack, created["id"], timeout=600)
+        client.clear_faults()
+        run = runs(stack)[day.isoformat()]
+        assert run["state"] == "failed"
+        assert task_states(stack, run["dag_run_id"])["preprocess"] == "failed"
+        [worker] = _failures(stack, day, "preprocess")
+        assert reason in worker["text"]
+        # As if the worker had died before paging: only the scheduler's copy is left to page.
+        WebClient(token=profile.SLACK_TOKEN, base_url=f"{stack.endpoint}/_sandbox/slack/api/").chat_delete(
+            channel=worker["channel"], ts=worker["ts"])
+        _send_schedulers_callback(stack, run["dag_run_id"], "preprocess")
+        [copy] = wait_for(lambda: _failures(stack, day, "preprocess"), 120,
+                          what="the dag-processor to page with the scheduler's copy of the failure")
+        assert reason in copy["text"], copy["text"]
+        assert "none reported" not in json.dumps(copy["blocks"]) and "try 4/4" in copy["text"]
+        _nothing_published(stack, day)
+    finally:
+        _cleanup(stack, [day], before)

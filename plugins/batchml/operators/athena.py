@@ -181,6 +181,10 @@ class AthenaUnloadOperator(IdempotentJob, AwsBaseOperator[AthenaHook]):
         s3.delete_objects(bucket=bucket, keys=keys)
 
     def earlier_work(self, attempt: Attempt, context: Context) -> dict[str, Any] | None:
+        """A query is never adopted from another run, so this is ``launched_work``."""
+        return self.launched_work(attempt, context)
+
+    def launched_work(self, attempt: Attempt, context: Context) -> dict[str, Any] | None:
         """The newest query this attempt chain started, if any. Athena lists newest first, so the scan
         stops at the first query submitted before this DAG run started."""
         dag_run = context.get("dag_run")
@@ -232,7 +236,11 @@ class AthenaUnloadOperator(IdempotentJob, AwsBaseOperator[AthenaHook]):
             return self._result(query)
         if status["State"] in _RUNNING:
             raise AirflowException(f"lost track of query {query['QueryExecutionId']} while it was {status['State']}")
-        raise AthenaQueryFailed(query["QueryExecutionId"], status["State"], status.get("StateChangeReason"))
+        raise self.failure(query)
+
+    def failure(self, described: dict[str, Any]) -> AthenaQueryFailed:
+        status = described["Status"]
+        return AthenaQueryFailed(described["QueryExecutionId"], status["State"], status.get("StateChangeReason"))
 
     def _result(self, query: dict[str, Any]) -> dict[str, Any]:
         stats = query.get("Statistics", {})

@@ -8,7 +8,9 @@ SageMaker job and an Athena query, so it lives here once, and each kind of work 
 - ``work_id(described)`` and ``state(described)``: ``"done"``, ``"running"``, ``"stopping"`` or ``"ended"``;
 - ``launch(attempt, context)``: start new work tagged with the attempt, return its id;
 - ``wait(work_id)``: wait, in the worker or deferred (``WaitsForAwsWork``), and finish;
-- ``result(described)``: what downstream tasks get; ``stop(work_id)``: stop it if it still runs.
+- ``result(described)``: what downstream tasks get; ``stop(work_id)``: stop it if it still runs;
+- ``launched_work(attempt, context)``: the newest work this attempt chain started, described, looking only;
+- ``failure(described)``: the exception for work that ended without success, carrying AWS's reason.
 
 The sequence: find the earlier try's work; take its result if it is done, attach to it if it runs (after it
 has finished stopping, if a kill was stopping it), launch new work otherwise; wait; finish. A deferral that
@@ -68,6 +70,36 @@ class IdempotentJob(FromPlan, WaitsForAwsWork):
 
     def stop(self, work_id: str) -> None:
         raise NotImplementedError
+
+    def launched_work(self, attempt: Attempt, context: Context) -> dict[str, Any] | None:
+        """The newest work this attempt chain started, described; unlike ``earlier_work`` it adopts and stops
+        nothing."""
+        raise NotImplementedError
+
+    def failure(self, described: dict[str, Any]) -> AirflowException:
+        raise NotImplementedError
+
+    # -- for a page without an exception -----------------------------------------------------------------
+    def failure_of_try(self, context: Context) -> AirflowException | None:
+        """The exception this try would have raised for its work, looked up in AWS; for the failure callback when
+        Airflow failed the try itself and the context has no exception to read AWS's reason from.
+
+        That happens when the scheduler runs the failure callback through the dag-processor: a worker lost, or
+        Airflow 3.3's stale executor event failing a deferred try that resumed within seconds
+        (apache/airflow#72716), which kills the worker before it reads the job's end. On-call would otherwise be
+        paged with "none reported". The newest work of the attempt chain is described, nothing is started,
+        adopted or stopped; None if there is none or it did not end unsuccessfully. Works on a copy, as the
+        dag-processor may run callbacks for several runs of this task with one parsed operator."""
+        import copy
+
+        from batchml.attempts import Attempt
+
+        lookup = copy.copy(self)
+        lookup.prepare(context)
+        described = lookup.launched_work(Attempt.of(context, self.retries or 0), context)  # type: ignore[attr-defined]
+        if described is None or lookup.state(described) != "ended":
+            return None
+        return lookup.failure(described)
 
     # -- the sequence ----------------------------------------------------------------------------------
     def execute(self, context: Context) -> dict[str, Any]:

@@ -208,14 +208,9 @@ class SageMakerJobOperator(IdempotentJob, AwsBaseOperator[SageMakerHook]):
         used) when its request is the one this try would send: the ``batchml:request_sha256`` tag it was
         launched with equals the digest of this try's request for the same job name. Otherwise it is stopped,
         and this try launches its own. A job whose task is still alive is left to it."""
-        orphans = []
-        for summary in self._list(self.job_name_prefix):
-            arn = summary[f"{self.job_type.capitalize()}JobArn"]
-            tags = {t["Key"]: t["Value"] for t in self.hook.conn.list_tags(ResourceArn=arn).get("Tags", [])}
-            if attempt.launched(tags):
-                return self._describe(summary[self.name_key])
-            if summary.get(self.status_key) in RUNNING:
-                orphans.append((summary[self.name_key], tags))
+        launched, orphans = self._scan(attempt)
+        if launched is not None:
+            return launched
         for name, tags in orphans:
             owner = (tags.get(TAG_RUN), tags.get(TAG_TASK))
             if self._owner_alive(context, *owner):
@@ -233,6 +228,22 @@ class SageMakerJobOperator(IdempotentJob, AwsBaseOperator[SageMakerHook]):
                              "try's.", self.job_type, name, owner[0], tags.get(TAG_TRY))
             self._stop_if_running(name)
         return None
+
+    def launched_work(self, attempt: Attempt, context: Context) -> dict[str, Any] | None:
+        return self._scan(attempt)[0]
+
+    def _scan(self, attempt: Attempt) -> tuple[dict[str, Any] | None, list[tuple[str, dict[str, str]]]]:
+        """(the newest job this attempt chain launched, described, or None; the running jobs of the prefix
+        listed before it, with their tags)."""
+        orphans = []
+        for summary in self._list(self.job_name_prefix):
+            arn = summary[f"{self.job_type.capitalize()}JobArn"]
+            tags = {t["Key"]: t["Value"] for t in self.hook.conn.list_tags(ResourceArn=arn).get("Tags", [])}
+            if attempt.launched(tags):
+                return self._describe(summary[self.name_key]), orphans
+            if summary.get(self.status_key) in RUNNING:
+                orphans.append((summary[self.name_key], tags))
+        return None, orphans
 
     def _owner_alive(self, context: Context, run_id: str | None, task_id: str | None) -> bool:
         """Whether the task instance that launched a job may still be waiting on it (Airflow's view)."""
@@ -329,11 +340,14 @@ class SageMakerJobOperator(IdempotentJob, AwsBaseOperator[SageMakerHook]):
             return self.result(describe)
         if status in RUNNING:  # the trigger gave up early (e.g. persistent throttling): let a retry attach
             raise AirflowException(f"lost track of {self.job_type} job {name} while it was {status}")
-        failure = job_failure(self.job_type, describe, self.name_key, self.status_key)
+        failure = self.failure(describe)
         if isinstance(failure, SageMakerJobFailedForGood):
             self.log.error("%s job %s reported an error no retry can fix; failing without retrying.",
                            self.job_type.capitalize(), name)
         raise failure
+
+    def failure(self, described: dict[str, Any]) -> SageMakerJobFailed:
+        return job_failure(self.job_type, described, self.name_key, self.status_key)
 
     # -- stopping --------------------------------------------------------------------------------------
     def _stop_if_running(self, name: str) -> None:
