@@ -106,9 +106,9 @@ def page_failure(channel: SlackChannel, alert: Alert) -> str:
 
     Exactly one message per failed try. The worker runs the failure callback, and the scheduler may run the
     same callback again (through the dag-processor) when it sees the executor report a failure itself; that
-    copy has no exception, and has the AWS reason only where the notifier could look it up. A copy already in the thread for the same task instance and try
-    is kept, or updated in place when ours has the AWS reason and it does not; copies that raced each other
-    converge on one."""
+    copy has no exception, and has the AWS reason only where the notifier could look it up. A copy already in
+    the thread for the same task instance and try is kept, or updated in place when ours has the AWS reason and
+    it does not; copies that raced each other converge on one."""
     if not channel.threads:
         return _page_by_webhook(channel, alert)
     threads = Threads(channel)
