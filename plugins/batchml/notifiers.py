@@ -63,18 +63,31 @@ LOOKUP_SECONDS = 15
 def _with_aws_failure(context: Context) -> Context:
     """The context, with the exception the try's AWS work ended with when Airflow passed none: the scheduler's
     copy of a failure (a lost worker, apache/airflow#72716) carries no exception, and the page would say "none
-    reported" although SageMaker or Athena recorded why (``IdempotentJob.failure_of_try``). Bounded by
-    ``LOOKUP_SECONDS``: an unreachable AWS endpoint must delay the page, not lose it."""
+    reported" although SageMaker, Athena or QuickSight recorded why (the operators' ``failure_of_try``). The task
+    is rendered first, on a copy (a mapped task: unmapped for this map index, by Airflow's own rendering), as
+    the dag-processor hands over the parsed task. Bounded by ``LOOKUP_SECONDS``: an unreachable AWS endpoint must
+    delay the page, not lose it."""
     import threading
 
+    from airflow.sdk.definitions.mappedoperator import MappedOperator
+
     task = context.get("task")
-    if context.get("exception") is not None or not hasattr(task, "failure_of_try"):
+    kind = task.operator_class if isinstance(task, MappedOperator) else type(task)
+    if context.get("exception") is not None or not hasattr(kind, "failure_of_try"):
         return context
     found: list = []
 
     def look_up() -> None:
+        import copy
+
         try:
-            found.append(task.failure_of_try(context))
+            rendered = dict(context)
+            if isinstance(task, MappedOperator):  # leaves the mapped task as it is; the unmapped one goes in the context
+                task.render_template_fields(rendered)  # type: ignore[arg-type]
+            else:
+                rendered["task"] = copy.copy(task)
+                rendered["task"].render_template_fields(rendered)  # type: ignore[arg-type]
+            found.append(rendered["task"].failure_of_try(rendered))
         except Exception as e:  # the page goes out regardless, without the reason
             log.warning("Could not look up what ended the try's AWS work: %s: %s", type(e).__name__, e)
 

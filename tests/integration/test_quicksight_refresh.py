@@ -117,3 +117,30 @@ def test_a_retry_that_cannot_see_the_earlier_ingestion_fails_instead_of_guessing
     finally:
         quicksight.sandbox.client.clear_faults()
     assert set(_ingestions(quicksight)) == {f"{ds}-20261120-r-1"}, "no second ingestion"
+
+
+def test_the_schedulers_copy_of_a_failed_refresh_pages_with_quicksights_error(quicksight, slack):
+    """When Airflow fails the last try itself (apache/airflow#72716 kills the worker before it reads the ingestion's
+    end), the scheduler's copy of the failure has no exception. The notifier renders the task as the dag-processor
+    parsed it and asks it what ended the try's ingestion: the page quotes QuickSight's ErrorInfo, and nothing is
+    started by looking."""
+    from datetime import UTC, datetime
+
+    from batchml.notifiers import OnCallNotifier
+    from tests.integration.test_operators import context
+
+    ds = quicksight.data_set
+    quicksight.sandbox.client.fail_job(f"{ds}/*-4", "SQL_TABLE_NOT_FOUND: table forecast_accuracy is missing")
+    with pytest.raises(AirflowException, match="SQL_TABLE_NOT_FOUND") as worker:  # the worker's last try
+        _op(quicksight, deferrable=False).execute(_ctx(try_number=4))
+    assert worker.value.aws_reason == "SQL_TABLE_NOT_FOUND: table forecast_accuracy is missing"
+    # The parsed task, with a template in the ingestion id as the DAG's would be rendered.
+    parsed = _op(quicksight, deferrable=False)
+    parsed.ingestion_id = "{{ params.data_set }}-20261120-r"
+    scheduler_copy = {**context("refresh", 4), "task": parsed, "params": {"data_set": ds},
+                      "logical_date": datetime(2026, 11, 20, tzinfo=UTC)}
+    OnCallNotifier(pipeline="demand_forecast", slack_conn_id="slack_bot").notify(scheduler_copy)
+    [page] = slack.messages()
+    assert f"```{worker.value.aws_reason}```" in str(page["blocks"]) and "try 4/4" in page["text"], page
+    assert parsed.ingestion_id.startswith("{{"), "the parsed task itself is left unrendered"
+    assert _ingestions(quicksight) == {f"{ds}-20261120-r-4": "FAILED"}, "looking started nothing"

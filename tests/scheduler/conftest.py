@@ -96,6 +96,38 @@ def task_states(stack: Stack, run_id: str) -> dict[str, str]:
     return {t["task_id"]: t["state"] for t in tis}
 
 
+def send_schedulers_callback(stack: Stack, run_id: str, task_id: str, dag_id: str = "demand_forecast",
+                             map_index: int = -1) -> None:
+    """What the scheduler does when the executor reports a failure the task instance did not record
+    (SchedulerJobRunner._process_executor_events): a TaskCallbackRequest for the same task instance and try,
+    through the executor's callback sink, which the dag-processor then runs. The context it builds has no
+    exception, as when Airflow fails a try itself."""
+    import subprocess
+    import sys
+
+    code = f"""
+from airflow.api_fastapi.execution_api.datamodels.taskinstance import DagRun as DRDataModel, TIRunContext
+from airflow.callbacks.callback_requests import TaskCallbackRequest
+from airflow.callbacks.database_callback_sink import DatabaseCallbackSink
+from airflow.models.taskinstance import TaskInstance
+from airflow.utils.session import create_session
+from airflow.utils.state import TaskInstanceState
+
+with create_session() as session:
+    ti = session.query(TaskInstance).filter_by(dag_id={dag_id!r}, run_id={run_id!r}, task_id={task_id!r},
+                                               map_index={map_index!r}).one()
+    request = TaskCallbackRequest(
+        filepath=ti.dag_model.relative_fileloc or "", bundle_name=ti.dag_version.bundle_name,
+        bundle_version=ti.dag_run.bundle_version, ti=ti, task_callback_type=TaskInstanceState.FAILED,
+        msg="Executor reported that the task instance finished with state failed (test)",
+        context_from_server=TIRunContext(dag_run=DRDataModel.model_validate(ti.dag_run, from_attributes=True),
+                                         max_tries=ti.max_tries, variables=[], connections=[], xcom_keys_to_clear=[]))
+    DatabaseCallbackSink().send(request, session=session)
+"""
+    subprocess.run([sys.executable, "-c", code], cwd=REPO, env=stack.env(), check=True, capture_output=True,
+                   text=True, timeout=120)
+
+
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 
 

@@ -19,7 +19,15 @@ import pytest
 from sandbox import profile
 from sandbox.client import SandboxClient
 from tests.conftest import REPO
-from tests.scheduler.conftest import SEED_END, backfill, runs, task_states, wait_backfill, wait_for
+from tests.scheduler.conftest import (
+    SEED_END,
+    backfill,
+    runs,
+    send_schedulers_callback,
+    task_states,
+    wait_backfill,
+    wait_for,
+)
 from tools.inspect_run import inspect_partition
 
 pytestmark = pytest.mark.scheduler
@@ -108,32 +116,6 @@ def test_a_cli_backfill_before_start_date_refuses_every_day_and_pages_once(stack
         _cleanup(stack, days, before)
 
 
-def _send_schedulers_callback(stack, run_id: str, task_id: str) -> None:
-    """What the scheduler does when the executor reports a failure the task instance did not record
-    (SchedulerJobRunner._process_executor_events): a TaskCallbackRequest for the same task instance and try,
-    through the executor's callback sink, which the dag-processor then runs."""
-    code = f"""
-from airflow.api_fastapi.execution_api.datamodels.taskinstance import DagRun as DRDataModel, TIRunContext
-from airflow.callbacks.callback_requests import TaskCallbackRequest
-from airflow.callbacks.database_callback_sink import DatabaseCallbackSink
-from airflow.models.taskinstance import TaskInstance
-from airflow.utils.session import create_session
-from airflow.utils.state import TaskInstanceState
-
-with create_session() as session:
-    ti = session.query(TaskInstance).filter_by(dag_id="demand_forecast", run_id={run_id!r}, task_id={task_id!r}).one()
-    request = TaskCallbackRequest(
-        filepath=ti.dag_model.relative_fileloc or "", bundle_name=ti.dag_version.bundle_name,
-        bundle_version=ti.dag_run.bundle_version, ti=ti, task_callback_type=TaskInstanceState.FAILED,
-        msg="Executor reported that the task instance finished with state failed (test)",
-        context_from_server=TIRunContext(dag_run=DRDataModel.model_validate(ti.dag_run, from_attributes=True),
-                                         max_tries=ti.max_tries, variables=[], connections=[], xcom_keys_to_clear=[]))
-    DatabaseCallbackSink().send(request, session=session)
-"""
-    subprocess.run([sys.executable, "-c", code], cwd=REPO, env=stack.env(), check=True, capture_output=True,
-                   text=True, timeout=120)
-
-
 def _airflow_logs(stack) -> str:
     """Every log the stack wrote (the dag-processor's per-file logs, and standalone's own)."""
     return "\n".join(p.read_text(errors="replace") for p in stack.root.rglob("*.log"))
@@ -154,7 +136,7 @@ def test_the_schedulers_copy_of_a_failure_is_not_a_second_alert(stack):
         [worker] = _failures(stack, day, "extract_training")
         assert "InternalServerException" in worker["text"]
 
-        _send_schedulers_callback(stack, run["dag_run_id"], "extract_training")
+        send_schedulers_callback(stack, run["dag_run_id"], "extract_training")
         wait_for(lambda: "this try was already alerted" in _airflow_logs(stack), 120,
                  what="the dag-processor to run the scheduler's copy of the failure callback")
         [kept] = _failures(stack, day, "extract_training")  # still one message for this try
@@ -189,7 +171,7 @@ def test_the_schedulers_copy_alone_still_pages_with_the_jobs_reason(stack):
         # As if the worker had died before paging: only the scheduler's copy is left to page.
         WebClient(token=profile.SLACK_TOKEN, base_url=f"{stack.endpoint}/_sandbox/slack/api/").chat_delete(
             channel=worker["channel"], ts=worker["ts"])
-        _send_schedulers_callback(stack, run["dag_run_id"], "preprocess")
+        send_schedulers_callback(stack, run["dag_run_id"], "preprocess")
         [copy] = wait_for(lambda: _failures(stack, day, "preprocess"), 120,
                           what="the dag-processor to page with the scheduler's copy of the failure")
         assert reason in copy["text"], copy["text"]

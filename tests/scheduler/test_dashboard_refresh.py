@@ -11,7 +11,7 @@ from urllib.parse import quote
 import pytest
 
 from sandbox.client import SandboxClient
-from tests.scheduler.conftest import wait_for
+from tests.scheduler.conftest import send_schedulers_callback, wait_for
 
 pytestmark = pytest.mark.scheduler
 DAG = "dashboard_refresh"
@@ -102,10 +102,9 @@ def test_an_ingestion_that_keeps_failing_pages_once_with_quicksights_error(refre
     # Only messages posted from here on count. The channel is not emptied: the deadline page of the scheduled
     # run, posted when the stack started after 08:00 UTC, is asserted by test_scheduler.py later.
     before = {m["ts"] for m in sandbox.slack_messages()}
-    # Each ingestion runs 10 s before it fails, as a real one takes a while, not the sandbox's default 1 s. With
+    # Each ingestion runs 10 s before it fails, as a real one takes a while, not the sandbox's default 1 s: with
     # a trigger that fires within seconds of the deferral, Airflow 3.3 can fail the resumed try itself from the
-    # stale "worker exited" event (apache/airflow#72716); on the last try the worker is then killed before it
-    # reads QuickSight's error, and the scheduler's copy of the failure pages without it (README, "On-call").
+    # stale "worker exited" event (apache/airflow#72716). That case is checked on purpose below.
     sandbox.add_fault(job="demand-forecast-quality/*", count=None, delay_seconds=10,
                       failure_reason="SQL_TABLE_NOT_FOUND: table demand_forecast.forecast_accuracy is missing")
     try:
@@ -126,3 +125,17 @@ def test_an_ingestion_that_keeps_failing_pages_once_with_quicksights_error(refre
     assert len(pages) == 1, pages
     page = json.dumps(pages[0])
     assert "SQL_TABLE_NOT_FOUND" in page and "demand-forecast-quality" in page and "2026-11-21" in page
+    assert "none reported" not in page  # QuickSight's ErrorInfo is the page's AWS reason
+
+    # As if Airflow had failed that last try itself and killed its worker before it paged: only the scheduler's
+    # copy is left, run by the dag-processor with no exception, for a mapped task it has to unmap itself.
+    from slack_sdk import WebClient
+
+    from sandbox import profile
+
+    WebClient(token=profile.SLACK_TOKEN, base_url=f"{stack.endpoint}/_sandbox/slack/api/").chat_delete(
+        channel=pages[0]["channel"], ts=pages[0]["ts"])
+    send_schedulers_callback(stack, run["dag_run_id"], "refresh", dag_id=DAG, map_index=1)
+    [copy] = wait_for(lambda: [m for m in sandbox.slack_messages() if m["ts"] not in before and DAG in json.dumps(m)],
+                      120, interval=2, what="the dag-processor's page for the scheduler's copy of the failure")
+    assert "```SQL_TABLE_NOT_FOUND" in json.dumps(copy["blocks"]) and "try 4/4" in copy["text"], copy

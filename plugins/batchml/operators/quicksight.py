@@ -37,6 +37,15 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
 _ATTACHABLE = {"INITIALIZED", "QUEUED", "RUNNING", "COMPLETED"}
+_ENDED = {"FAILED", "CANCELLED"}
+
+
+class QuickSightIngestionFailed(AirflowException):
+    """An ingestion ended FAILED or CANCELLED. ``aws_reason`` is QuickSight's ErrorInfo, as the page quotes it."""
+
+    def __init__(self, message: str, reason: str):
+        self.aws_reason = reason
+        super().__init__(message)
 
 
 class QuickSightRefreshOperator(QuickSightCreateIngestionOperator):
@@ -110,10 +119,28 @@ class QuickSightRefreshOperator(QuickSightCreateIngestionOperator):
             self.log.info("Ingestion %s not cancelled: %s", self.ingestion_id, e)
 
     # -- helpers -----------------------------------------------------------------------------------------
+    def failure_of_try(self, context: Context) -> QuickSightIngestionFailed | None:
+        """The failure of the newest ingestion of this try's chain, looked up, if it FAILED or was CANCELLED; for a
+        page without an exception (``batchml.notifiers``; as ``IdempotentJob.failure_of_try``). Starts nothing.
+        Called on a rendered copy of the task."""
+        ti = context["ti"]
+        try_number = int(ti.try_number)
+        first = min(first_try(getattr(ti, "max_tries", 0), self.retries), try_number)
+        newest = self._newest_ingestion(self.ingestion_id, first, try_number)
+        if newest is None or newest[1] not in _ENDED:
+            return None
+        self.ingestion_id = newest[0]
+        return self._failure()
+
     def _earlier_ingestion(self, base: str, first: int, try_number: int) -> str | None:
         """The newest ingestion tries ``first`` .. ``try_number - 1`` started, if it is still going or
         completed; else None (none started, or the newest one failed or was cancelled: start another)."""
-        for k in range(try_number - 1, first - 1, -1):
+        newest = self._newest_ingestion(base, first, try_number - 1)
+        return newest[0] if newest is not None and newest[1] in _ATTACHABLE else None
+
+    def _newest_ingestion(self, base: str, first: int, last: int) -> tuple[str, str] | None:
+        """(id, status) of the newest ingestion tries ``first`` .. ``last`` started; None if they started none."""
+        for k in range(last, first - 1, -1):
             earlier = f"{base}-{k}"
             try:
                 found = self.hook.conn.describe_ingestion(AwsAccountId=self.hook.account_id,
@@ -127,16 +154,16 @@ class QuickSightRefreshOperator(QuickSightCreateIngestionOperator):
                 continue
             status = found["Ingestion"]["IngestionStatus"]
             self.log.info("Ingestion %s of try %s is %s", earlier, k, status)
-            return earlier if status in _ATTACHABLE else None
+            return earlier, status
         return None
 
-    def _failure(self) -> AirflowException:
+    def _failure(self) -> QuickSightIngestionFailed:
         info = self.hook.get_error_info(None, self.data_set_id, self.ingestion_id) or {}
         status = self.hook.get_status(None, self.data_set_id, self.ingestion_id)
         reason = f"{info.get('Type', 'no ErrorInfo')}: {info.get('Message', '')}".rstrip(": ")
-        return AirflowException(
+        return QuickSightIngestionFailed(
             f"QuickSight ingestion {self.ingestion_id} of data set {self.data_set_id} ended {status} "
-            f"(partitions {', '.join(self.partitions) or 'none'}): {reason}")
+            f"(partitions {', '.join(self.partitions) or 'none'}): {reason}", reason)
 
     def _result(self) -> dict[str, Any]:
         self.log.info("Data set %s refreshed by ingestion %s (partitions %s)", self.data_set_id, self.ingestion_id,
