@@ -88,18 +88,15 @@ class IdempotentJob(FromPlan, WaitsForAwsWork):
         Airflow 3.3's stale executor event failing a deferred try that resumed within seconds
         (apache/airflow#72716), which kills the worker before it reads the job's end. On-call would otherwise be
         paged with "none reported". The newest work of the attempt chain is described, nothing is started,
-        adopted or stopped; None if there is none or it did not end unsuccessfully. Works on a copy, as the
-        dag-processor may run callbacks for several runs of this task with one parsed operator."""
-        import copy
-
+        adopted or stopped; None if there is none or it did not end unsuccessfully. Resolves the inputs in place,
+        as ``execute`` does: the notifier calls it on a rendered copy of the parsed task (``batchml.notifiers``)."""
         from batchml.attempts import Attempt
 
-        lookup = copy.copy(self)
-        lookup.prepare(context)
-        described = lookup.launched_work(Attempt.of(context, self.retries or 0), context)  # type: ignore[attr-defined]
-        if described is None or lookup.state(described) != "ended":
+        self.prepare(context)
+        described = self.launched_work(Attempt.of(context, self.retries or 0), context)  # type: ignore[attr-defined]
+        if described is None or self.state(described) != "ended":
             return None
-        return lookup.failure(described)
+        return self.failure(described)
 
     # -- the sequence ----------------------------------------------------------------------------------
     def execute(self, context: Context) -> dict[str, Any]:

@@ -122,7 +122,7 @@ class QuickSightRefreshOperator(QuickSightCreateIngestionOperator):
     def failure_of_try(self, context: Context) -> QuickSightIngestionFailed | None:
         """The failure of the newest ingestion of this try's chain, looked up, if it FAILED or was CANCELLED; for a
         page without an exception (``batchml.notifiers``; as ``IdempotentJob.failure_of_try``). Starts nothing.
-        Called on a rendered copy of the task."""
+        Sets ``ingestion_id`` in place: the notifier calls it on a rendered copy of the parsed task."""
         ti = context["ti"]
         try_number = int(ti.try_number)
         first = min(first_try(getattr(ti, "max_tries", 0), self.retries), try_number)
