@@ -96,6 +96,17 @@ def task_states(stack: Stack, run_id: str) -> dict[str, str]:
     return {t["task_id"]: t["state"] for t in tis}
 
 
+def delete_slack_messages(stack: Stack, messages: list[dict]) -> None:
+    """Delete messages through Slack's own chat.delete, as the bot that posted them."""
+    from slack_sdk import WebClient
+
+    from sandbox import profile
+
+    slack = WebClient(token=profile.SLACK_TOKEN, base_url=f"{stack.endpoint}/_sandbox/slack/api/")
+    for m in messages:
+        slack.chat_delete(channel=m["channel"], ts=m["ts"])
+
+
 def send_schedulers_callback(stack: Stack, run_id: str, task_id: str, dag_id: str = "demand_forecast",
                              map_index: int = -1) -> None:
     """What the scheduler does when the executor reports a failure the task instance did not record

@@ -16,12 +16,12 @@ from urllib.parse import quote
 
 import pytest
 
-from sandbox import profile
 from sandbox.client import SandboxClient
 from tests.conftest import REPO
 from tests.scheduler.conftest import (
     SEED_END,
     backfill,
+    delete_slack_messages,
     runs,
     send_schedulers_callback,
     task_states,
@@ -47,16 +47,12 @@ def _messages_since(stack, before: set[str]) -> list[dict]:
 def _cleanup(stack, days: list[date], before: set[str]) -> None:
     """Clear this test's faults, and delete its runs and Slack messages (through Slack's own chat.delete).
     Faults first: a fault left behind (an API call below failing) would fail every later test on the stack."""
-    from slack_sdk import WebClient
-
     SandboxClient(stack.endpoint).clear_faults()
     for day in days:
         run = runs(stack).get(day.isoformat())
         if run:
             stack.api("DELETE", f"/dags/demand_forecast/dagRuns/{quote(run['dag_run_id'], safe='')}")
-    slack = WebClient(token=profile.SLACK_TOKEN, base_url=f"{stack.endpoint}/_sandbox/slack/api/")
-    for m in _messages_since(stack, before):
-        slack.chat_delete(channel=m["channel"], ts=m["ts"])
+    delete_slack_messages(stack, _messages_since(stack, before))
 
 
 def _slack_now(stack) -> set[str]:
@@ -152,8 +148,6 @@ def test_the_schedulers_copy_alone_still_pages_with_the_jobs_reason(stack):
     stale executor event and kills its worker (apache/airflow#72716), or the worker is OOM-killed. Then only the
     scheduler's copy of the failure is left, run by the dag-processor with no exception in its context, and the
     page must still quote SageMaker's reason: the notifier looks up the try's job (IdempotentJob.failure_of_try)."""
-    from slack_sdk import WebClient
-
     day = SEED_END - timedelta(days=11)
     reason = "AlgorithmError: injected: the processing instance ran out of disk"
     client = SandboxClient(stack.endpoint)
@@ -169,8 +163,7 @@ def test_the_schedulers_copy_alone_still_pages_with_the_jobs_reason(stack):
         [worker] = _failures(stack, day, "preprocess")
         assert reason in worker["text"]
         # As if the worker had died before paging: only the scheduler's copy is left to page.
-        WebClient(token=profile.SLACK_TOKEN, base_url=f"{stack.endpoint}/_sandbox/slack/api/").chat_delete(
-            channel=worker["channel"], ts=worker["ts"])
+        delete_slack_messages(stack, [worker])
         send_schedulers_callback(stack, run["dag_run_id"], "preprocess")
         [copy] = wait_for(lambda: _failures(stack, day, "preprocess"), 120,
                           what="the dag-processor to page with the scheduler's copy of the failure")

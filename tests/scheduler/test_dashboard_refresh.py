@@ -11,7 +11,7 @@ from urllib.parse import quote
 import pytest
 
 from sandbox.client import SandboxClient
-from tests.scheduler.conftest import send_schedulers_callback, wait_for
+from tests.scheduler.conftest import delete_slack_messages, send_schedulers_callback, wait_for
 
 pytestmark = pytest.mark.scheduler
 DAG = "dashboard_refresh"
@@ -129,12 +129,7 @@ def test_an_ingestion_that_keeps_failing_pages_once_with_quicksights_error(refre
 
     # As if Airflow had failed that last try itself and killed its worker before it paged: only the scheduler's
     # copy is left, run by the dag-processor with no exception, for a mapped task it has to unmap itself.
-    from slack_sdk import WebClient
-
-    from sandbox import profile
-
-    WebClient(token=profile.SLACK_TOKEN, base_url=f"{stack.endpoint}/_sandbox/slack/api/").chat_delete(
-        channel=pages[0]["channel"], ts=pages[0]["ts"])
+    delete_slack_messages(stack, pages)
     send_schedulers_callback(stack, run["dag_run_id"], "refresh", dag_id=DAG, map_index=1)
     [copy] = wait_for(lambda: [m for m in sandbox.slack_messages() if m["ts"] not in before and DAG in json.dumps(m)],
                       120, interval=2, what="the dag-processor's page for the scheduler's copy of the failure")
